@@ -1,0 +1,87 @@
+"""Every model saves to .keras and loads in a fresh process with only `import tas_keras`."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import keras
+import tas_keras
+
+pytestmark = pytest.mark.core
+
+ALL_MODELS = tas_keras.list_models()
+
+LOADER = """
+import json, sys
+import numpy as np
+import keras
+import tas_keras  # registers the custom classes; nothing else is imported
+folder, names = sys.argv[1], sys.argv[2:]
+x = np.load(f"{folder}/x.npy")
+report = {}
+for name in names:
+    model = keras.saving.load_model(f"{folder}/{name}.keras")
+    ref = np.load(f"{folder}/{name}.npy")
+    pred = keras.ops.convert_to_numpy(model(x))
+    report[name] = {
+        "max_abs_diff": float(np.abs(pred - ref).max()),
+        "class": type(model).__name__,
+        "stages": [i["channels"] for i in tas_keras.feature_info(model)],
+    }
+print("REPORT" + json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def reloaded(tmp_path_factory):
+    """Saves every registered model (32x32, 5 classes) and reloads all of them in one fresh process."""
+    folder = tmp_path_factory.mktemp("saved")
+    x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype("float32")
+    np.save(folder / "x.npy", x)
+    expected = {}
+    for name in ALL_MODELS:
+        keras.utils.set_random_seed(1)
+        model = tas_keras.create_model(name, num_classes=5, image_size=32)
+        model.save(folder / f"{name}.keras")
+        np.save(folder / f"{name}.npy", keras.ops.convert_to_numpy(model(x)))
+        expected[name] = {"class": type(model).__name__, "stages": [i["channels"] for i in tas_keras.feature_info(model)]}
+    proc = subprocess.run(
+        [sys.executable, "-c", LOADER, str(folder), *ALL_MODELS],
+        capture_output=True, text=True, env=dict(os.environ), timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))
+    return expected, json.loads(line[len("REPORT"):])
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_save_load_round_trip_in_a_fresh_process(reloaded, name):
+    expected, report = reloaded
+    assert report[name]["class"] == expected[name]["class"]
+    assert report[name]["stages"] == expected[name]["stages"]
+    assert report[name]["max_abs_diff"] < 1e-5
+
+
+def test_config_is_exactly_the_constructor_arguments():
+    model = tas_keras.create_model("swin_micro_patch2_window4_32", num_classes=7, drop_path_rate=0.1)
+    config = model.get_config()
+    assert config["num_classes"] == 7 and config["drop_path_rate"] == 0.1 and config["window_size"] == 4
+    clone = type(model).from_config(config)
+    assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
+    assert tas_keras.feature_info(clone) == tas_keras.feature_info(model)
+
+
+def test_feature_extractor_saves_and_loads(tmp_path):
+    model = tas_keras.create_model("vit_micro_patch4_32", num_classes=3)
+    extractor = tas_keras.feature_extractor(model)
+    path = tmp_path / "features.keras"
+    extractor.save(path)
+    loaded = keras.saving.load_model(path)
+    x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype("float32")
+    got, want = loaded(x), extractor(x)
+    for key in want:
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(got[key]), keras.ops.convert_to_numpy(want[key]), atol=1e-5)
