@@ -7,5 +7,5 @@ import pytest  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_session():
-    keras.utils.clear_session(free_memory=False)
+    keras.utils.clear_session()
     yield

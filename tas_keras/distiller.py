@@ -1,0 +1,159 @@
+"""The Distiller: a keras.Model that trains a student from a frozen teacher with any registered method.
+
+`call(x)` is the student, so `evaluate` / `predict` measure the student. `train_step` runs one
+backend-agnostic forward / loss function (`teacher_targets`, `compute_losses`) with thin step code per
+backend (tas_keras/steps/).
+"""
+
+import os
+import tempfile
+
+import keras
+from keras import ops
+
+from tas_keras.methods import method_class
+from tas_keras.methods.base import models_description
+from tas_keras.models import Backbone, feature_extractor
+from tas_keras.models.layers import PACKAGE
+from tas_keras.steps import test_step_for_backend, train_step_for_backend
+
+
+def _check_pair(teacher, student):
+    for role, model in (("teacher", teacher), ("student", student)):
+        if not isinstance(model, Backbone):
+            raise TypeError(f"The {role} must be a tas_keras zoo model (tas_keras.create_model); got {type(model).__name__}.")
+    t_classes, s_classes = teacher.output_shape[-1], student.output_shape[-1]
+    if t_classes != s_classes:
+        raise ValueError(
+            f"Teacher and student predict different numbers of classes ({t_classes} vs {s_classes}); "
+            "build both with the same num_classes."
+        )
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Distiller(keras.Model):
+    """Distiller(teacher, student, method="tas", **method_options).
+
+    The teacher is frozen and always runs in inference mode. When its input side differs from the
+    student's, images are resized for it (bilinear) inside the step. `xla=True` compiles the
+    per-replica forward + backward with XLA on the TensorFlow backend (leave `jit_compile` of
+    `compile()` at its default: the Distiller turns it off, since fit-level XLA breaks under
+    MirroredStrategy with several replicas).
+    """
+
+    def __init__(self, teacher, student, method="tas", xla=True, **method_options):
+        name = method_options.pop("name", f"{method}_distiller")
+        super().__init__(name=name)
+        _check_pair(teacher, student)
+        self.teacher = teacher
+        self.teacher.trainable = False
+        self.student = student
+        self.method_name = method
+        self.xla = bool(xla)
+        self.teacher_size = int(teacher.input_shape[1])
+        self.student_size = int(student.input_shape[1])
+        self.teacher_extractor = feature_extractor(teacher)
+        self.student_extractor = feature_extractor(student)
+        self.method = method_class(method)(models_description(teacher, student), method_options, name=f"{method}_method")
+        self.loss_names = ["loss"] + self._symbolic_loss_names()
+        self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="acc")
+        self.top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, int(student.output_shape[-1])), name="top5")
+        self.built = True  # every part is built above
+
+    # --- the backend-agnostic forward / loss function -------------------------------------------
+    def teacher_targets(self, images):
+        if self.teacher_size != self.student_size:
+            images = ops.image.resize(images, (self.teacher_size, self.teacher_size), interpolation="bilinear")
+        out = self.teacher_extractor(images, training=False)
+        targets = self.method.teacher_targets(out)
+        return {k: ops.stop_gradient(v) for k, v in targets.items()}
+
+    def compute_losses(self, images, labels, targets, positive_offset=0, training=True):
+        """One student forward (logits + stage features) -> ({"loss_...": scalar}, student logits)."""
+        student_out = self.student_extractor(images, training=training)
+        losses = self.method.compute_losses(student_out, targets, labels, positive_offset, training)
+        return losses, student_out["logits"]
+
+    # --- keras.Model plumbing ----------------------------------------------------------------
+    def call(self, images, training=False):
+        return self.student(images, training=training)
+
+    def compile(self, optimizer="adam", jit_compile=False, **kwargs):
+        # The method defines the losses and the Distiller logs every term, acc and top5 itself.
+        for key in ("loss", "loss_weights", "metrics", "weighted_metrics"):
+            if kwargs.get(key) is not None:
+                raise ValueError(
+                    f"Distiller.compile() takes no `{key}`: the method defines the losses, and loss terms, "
+                    "acc and top5 are logged automatically."
+                )
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+
+    def compile_from_config(self, config):
+        """Restores the optimizer (and its state, loaded next) when a saved Distiller is loaded."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        self.optimizer.build(self.trainable_variables)
+
+    def _symbolic_loss_names(self):
+        """The method's loss terms, found by tracing the loss function on symbolic inputs."""
+        images = keras.KerasTensor((2, self.student_size, self.student_size, 3))
+        labels = keras.KerasTensor((2,), dtype="int32")
+        losses, _ = self.compute_losses(images, labels, self.teacher_targets(images), training=False)
+        return sorted(losses)
+
+    @property
+    def metrics(self):
+        return [*self.loss_trackers.values(), self.accuracy, self.top5]
+
+    def update_metrics(self, losses, total, labels, logits, batch_size):
+        """Loss trackers get (local mean, weight = local batch) so replicas average correctly."""
+        self.loss_trackers["loss"].update_state(total, sample_weight=batch_size)
+        for name, value in losses.items():
+            self.loss_trackers[name].update_state(value, sample_weight=batch_size)
+        if len(labels.shape) >= 2 and labels.shape[-1] == logits.shape[-1] and logits.shape[-1] > 1:
+            labels = ops.argmax(labels, axis=-1)  # soft (mixup) labels are scored by their top class
+        self.accuracy.update_state(labels, logits)
+        self.top5.update_state(labels, logits)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, *args):
+        return train_step_for_backend()(self, *args)
+
+    def test_step(self, *args):
+        return test_step_for_backend()(self, *args)
+
+    # --- saving --------------------------------------------------------------------------------
+    def save_student(self, path):
+        """Writes the student alone (a plain zoo model) atomically: temp file in the same folder, then
+        rename, so an existing file is never left half-written."""
+        path = os.fspath(path)
+        if not path.endswith(".keras"):
+            raise ValueError(f"save_student writes a .keras file; got {path!r}.")
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".keras", dir=folder, prefix=".tmp_student_")
+        os.close(fd)
+        try:
+            self.student.save(tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return path
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "teacher": keras.saving.serialize_keras_object(self.teacher),
+            "student": keras.saving.serialize_keras_object(self.student),
+            "method": self.method_name,
+            "xla": self.xla,
+            **self.method.options,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        teacher = keras.saving.deserialize_keras_object(config.pop("teacher"))
+        student = keras.saving.deserialize_keras_object(config.pop("student"))
+        return cls(teacher, student, **config)

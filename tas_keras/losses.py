@@ -1,0 +1,182 @@
+"""Distillation losses as pure functions on keras.ops (every backend), plus thin keras.Loss wrappers.
+
+Each function returns the mean over the batch, or per-sample values with `reduction="none"`: the
+Distiller averages per-sample values itself so that multi-replica training scales them correctly.
+"""
+
+import keras
+from keras import ops
+
+from tas_keras.models.layers import PACKAGE
+
+REDUCTIONS = ("mean", "none")
+
+
+def _reduce(per_sample, reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}.")
+    return ops.mean(per_sample) if reduction == "mean" else per_sample
+
+
+def _check_temperature(temperature, what="temperature"):
+    if not float(temperature) > 0:
+        raise ValueError(f"{what} must be > 0; got {temperature!r}.")
+
+
+def as_probabilities(labels, num_classes, dtype="float32"):
+    """Integer labels (B,) or (B, 1) -> one-hot; (B, K) soft labels (mixup / cutmix) pass through."""
+    if len(labels.shape) >= 2 and labels.shape[-1] == num_classes and num_classes > 1:
+        return ops.cast(labels, dtype)
+    return ops.one_hot(ops.reshape(ops.cast(labels, "int32"), (-1,)), num_classes, dtype=dtype)
+
+
+def cross_entropy(labels, logits, label_smoothing=0.0, reduction="mean"):
+    """Softmax cross-entropy against integer or soft labels, with optional label smoothing."""
+    num_classes = logits.shape[-1]
+    target = as_probabilities(labels, num_classes, logits.dtype)
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + label_smoothing / num_classes
+    per_sample = -ops.sum(target * ops.log_softmax(logits, axis=-1), axis=-1)
+    return _reduce(per_sample, reduction)
+
+
+def kd_loss(teacher_logits, student_logits, temperature=4.0, reduction="mean"):
+    """KL(softmax(t / T) || softmax(s / T)) * T^2 (Hinton et al. 2015), on logits, not probabilities."""
+    _check_temperature(temperature)
+    log_t = ops.log_softmax(teacher_logits / temperature, axis=-1)
+    log_s = ops.log_softmax(student_logits / temperature, axis=-1)
+    per_sample = ops.sum(ops.exp(log_t) * (log_t - log_s), axis=-1) * (temperature**2)
+    return _reduce(per_sample, reduction)
+
+
+def l2_normalize(x, axis=-1, epsilon=1e-12):
+    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=axis, keepdims=True), epsilon))
+
+
+def info_nce(query, key, temperature=0.07, symmetric=False, positive_offset=0, reduction="mean"):
+    """InfoNCE between (B, D) queries and (K, D) keys, K >= B; the positive of query i is key
+    `positive_offset + i` (the teacher feature of the same image), every other key is a negative.
+
+    Both sides are L2-normalised. `symmetric` adds the key -> query direction (needs K == B).
+    Keys may hold more images than the queries (e.g. gathered from other replicas).
+    """
+    _check_temperature(temperature)
+    q, k = l2_normalize(query), l2_normalize(key)
+    logits = ops.matmul(q, ops.transpose(k)) / temperature  # (B, K)
+    batch = ops.shape(q)[0]
+    positives = ops.arange(batch) + positive_offset
+    per_sample = -ops.take_along_axis(
+        ops.log_softmax(logits, axis=-1), ops.expand_dims(positives, -1), axis=-1
+    )[:, 0]
+    if symmetric:
+        if key.shape[0] is not None and query.shape[0] is not None and key.shape[0] != query.shape[0]:
+            raise ValueError(f"symmetric InfoNCE needs as many keys as queries; got {key.shape[0]} and {query.shape[0]}.")
+        reverse = -ops.diagonal(ops.log_softmax(ops.transpose(logits), axis=-1))
+        per_sample = 0.5 * (per_sample + reverse)
+    return _reduce(per_sample, reduction)
+
+
+def tokens_to_map(tokens, num_prefix_tokens=0):
+    """(B, prefix + N, C) tokens on a square grid -> (B, sqrt(N), sqrt(N), C)."""
+    x = tokens[:, num_prefix_tokens:]
+    count, channels = x.shape[1], x.shape[2]
+    side = int(round(count**0.5))
+    if side * side != count:
+        raise ValueError(f"{count} patch tokens do not form a square grid; cannot turn them into a map.")
+    return ops.reshape(x, (-1, side, side, channels))
+
+
+def pool_to_grid(feature_map, grid):
+    """(B, H, W, C) -> (B, grid, grid, C) by averaging equal cells (adaptive average pooling)."""
+    height, width, channels = feature_map.shape[1], feature_map.shape[2], feature_map.shape[3]
+    if height % grid or width % grid:
+        raise ValueError(
+            f"Cannot average a {height}x{width} map into a {grid}x{grid} grid: the grid must divide the map "
+            f"(choose grid among the common divisors of {height} and {width})."
+        )
+    x = ops.reshape(feature_map, (-1, grid, height // grid, grid, width // grid, channels))
+    return ops.mean(x, axis=(2, 4))
+
+
+def spatial_smooth(features, grid=1, layout="map", num_prefix_tokens=0):
+    """Spatially smooth a feature map or token sequence to a grid x grid average, flattened to
+    (B, grid * grid * C). grid=1 is global average pooling; grid > 1 keeps coarse layout. Prefix
+    (class / distillation) tokens are dropped."""
+    if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
+        raise ValueError(f"grid must be a positive integer; got {grid!r}.")
+    if layout == "tokens":
+        features = tokens_to_map(features, num_prefix_tokens)
+    elif layout != "map":
+        raise ValueError(f"layout must be 'map' or 'tokens'; got {layout!r}.")
+    pooled = pool_to_grid(features, grid)
+    return ops.reshape(pooled, (-1, grid * grid * features.shape[-1]))
+
+
+def ofa_loss(teacher_logits, student_logits, labels, eps=1.0, temperature=1.0, reduction="mean"):
+    """OFA-KD's adaptive target loss: -sum(((p_t + onehot)^eps - onehot) * log p_s).
+
+    Soft labels (mixup / cutmix) are reduced to their arg-max class, as OFA does with hard targets.
+    """
+    _check_temperature(temperature)
+    num_classes = student_logits.shape[-1]
+    target = as_probabilities(labels, num_classes, student_logits.dtype)
+    onehot = ops.one_hot(ops.argmax(target, axis=-1), num_classes, dtype=student_logits.dtype)
+    p_t = ops.softmax(teacher_logits / temperature, axis=-1)
+    log_p_s = ops.log_softmax(student_logits / temperature, axis=-1)
+    weights = ops.power(p_t + onehot, eps) - onehot
+    per_sample = -ops.sum(weights * log_p_s, axis=-1)
+    return _reduce(per_sample, reduction)
+
+
+def feature_mse(student_features, teacher_features, reduction="mean"):
+    """FitNet's hint loss: mean squared error per sample over all feature elements."""
+    diff = ops.reshape(ops.square(student_features - teacher_features), (ops.shape(student_features)[0], -1))
+    return _reduce(ops.mean(diff, axis=-1), reduction)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class KDLoss(keras.losses.Loss):
+    """keras.Loss wrapper of `kd_loss`: call(teacher_logits, student_logits)."""
+
+    def __init__(self, temperature=4.0, name="kd_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        _check_temperature(temperature)
+        self.temperature = float(temperature)
+
+    def call(self, y_true, y_pred):
+        return kd_loss(y_true, y_pred, self.temperature, reduction="none")
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class InfoNCELoss(keras.losses.Loss):
+    """keras.Loss wrapper of `info_nce`: call(key, query) with row i of each a positive pair."""
+
+    def __init__(self, temperature=0.07, symmetric=False, name="info_nce", **kwargs):
+        super().__init__(name=name, **kwargs)
+        _check_temperature(temperature)
+        self.temperature = float(temperature)
+        self.symmetric = bool(symmetric)
+
+    def call(self, y_true, y_pred):
+        return info_nce(y_pred, y_true, self.temperature, self.symmetric, reduction="none")
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature, "symmetric": self.symmetric}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ClassificationLoss(keras.losses.Loss):
+    """keras.Loss wrapper of `cross_entropy`: integer or soft (mixup) labels, optional label smoothing."""
+
+    def __init__(self, label_smoothing=0.0, name="classification_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        return cross_entropy(y_true, y_pred, self.label_smoothing, reduction="none")
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}

@@ -1,0 +1,85 @@
+"""Distillation methods: one file each, registered by name, no if-chains over names.
+
+A method is a keras Layer so that the trainable modules it adds (projections, assistants, branches)
+are tracked by the Distiller. It splits its work in two:
+- `teacher_targets(teacher_out)`: gradient-free tensors computed from the frozen teacher;
+  those named in `global_targets` are gathered over all replicas (InfoNCE negatives);
+- `compute_losses(student_out, targets, labels, positive_offset, training)`: named, weighted scalar
+  losses (means over the local batch), e.g. {"loss_ce": ..., "loss_kd": ...}.
+"""
+
+import keras
+
+from tas_keras.models.layers import PACKAGE
+
+_METHODS = {}
+
+
+def register_method(name):
+    def decorator(cls):
+        if name in _METHODS:
+            raise ValueError(f"Method {name!r} is registered twice.")
+        cls.method_name = name
+        _METHODS[name] = cls
+        return keras.saving.register_keras_serializable(package=PACKAGE)(cls)
+
+    return decorator
+
+
+def list_methods():
+    return sorted(_METHODS)
+
+
+def method_class(name):
+    if name not in _METHODS:
+        raise ValueError(f"Unknown distillation method {name!r}; valid methods: {list_methods()}.")
+    return _METHODS[name]
+
+
+def models_description(teacher, student):
+    """What a method needs to know about the pair: families, stage info, sizes and classes."""
+    from tas_keras.models import feature_info, model_family
+
+    return {
+        "teacher_family": model_family(teacher),
+        "student_family": model_family(student),
+        "teacher_stages": feature_info(teacher),
+        "student_stages": feature_info(student),
+        "image_size": int(student.input_shape[1]),
+        "num_classes": int(student.output_shape[-1]),
+    }
+
+
+class Method(keras.layers.Layer):
+    """Base of every method. Subclasses declare `defaults` (every option with its default value)."""
+
+    method_name = None
+    defaults = {"w_ce": 1.0, "label_smoothing": 0.0}
+    global_targets = ()
+
+    def __init__(self, pair, options=None, **kwargs):
+        super().__init__(**kwargs)
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(self.defaults))
+        if unknown:
+            valid = ", ".join(f"{k}={v!r}" for k, v in sorted(self.defaults.items()))
+            raise ValueError(f"Unknown option(s) {unknown} for method {self.method_name!r}; valid options: {valid}.")
+        self.pair = dict(pair)
+        self.options = {**self.defaults, **options}
+
+    def option(self, key):
+        return self.options[key]
+
+    def teacher_targets(self, teacher_out):
+        return {"logits": teacher_out["logits"]}
+
+    def ce_term(self, student_out, labels):
+        from tas_keras.losses import cross_entropy
+
+        return {"loss_ce": self.option("w_ce") * cross_entropy(labels, student_out["logits"], self.option("label_smoothing"))}
+
+    def compute_losses(self, student_out, targets, labels, positive_offset=0, training=True):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {**super().get_config(), "pair": self.pair, "options": self.options}

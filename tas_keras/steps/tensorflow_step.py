@@ -1,0 +1,63 @@
+"""TensorFlow step: GradientTape, optional XLA around the per-replica forward + backward, and exact
+multi-replica scaling under tf.distribute (MirroredStrategy, MultiWorkerMirroredStrategy).
+
+Scaling: every loss term is a mean over the replica's local batch b_r. Multiplying the total by
+b_r / sum(b) before the gradient and summing gradients over replicas (the optimizer's all-reduce)
+gives exactly the gradient of the global-batch mean, i.e. what one device computes. Targets that
+need every image of the global batch (InfoNCE keys) are all-gathered before the loss; the query of
+image i then has its positive at its global index.
+"""
+
+import keras
+import tensorflow as tf
+
+from tas_keras.steps.common import eval_metrics, total_loss
+
+
+def _compiled(distiller, key, fn):
+    """Caches fn as a tf.function (XLA when distiller.xla) on the distiller, built once; eager
+    under compile(run_eagerly=True), for debugging."""
+    if distiller.run_eagerly:
+        return fn
+    cache = distiller.__dict__.setdefault("_tf_functions", {})
+    if key not in cache:
+        cache[key] = tf.function(fn, jit_compile=distiller.xla, reduce_retracing=True)
+    return cache[key]
+
+
+def _forward_backward(distiller):
+    def step(x, y, targets, offset, scale):
+        with tf.GradientTape() as tape:
+            losses, logits = distiller.compute_losses(x, y, targets, offset, training=True)
+            total = total_loss(losses)
+            scaled = distiller.optimizer.scale_loss(total * tf.cast(scale, total.dtype))
+        grads = tape.gradient(scaled, distiller.trainable_variables)
+        return losses, total, logits, grads
+
+    return _compiled(distiller, "forward_backward", step)
+
+
+def _replica_layout(targets, global_keys, batch):
+    """Local batch offset within the global batch, the global batch size, and the gathered targets."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return targets, tf.constant(0, tf.int32), batch
+    sizes = ctx.all_gather(tf.reshape(batch, (1,)), axis=0)
+    offset = tf.reduce_sum(sizes[: ctx.replica_id_in_sync_group])
+    gathered = {k: (ctx.all_gather(v, axis=0) if k in global_keys else v) for k, v in targets.items()}
+    return gathered, offset, tf.reduce_sum(sizes)
+
+
+def train_step(distiller, data):
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+    batch = tf.shape(x)[0]
+    targets = _compiled(distiller, "teacher", distiller.teacher_targets)(x)
+    targets, offset, global_batch = _replica_layout(targets, distiller.method.global_targets, batch)
+    scale = tf.cast(batch, tf.float32) / tf.cast(global_batch, tf.float32)
+    losses, total, logits, grads = _forward_backward(distiller)(x, y, targets, offset, scale)
+    distiller.optimizer.apply(grads, distiller.trainable_variables)
+    return distiller.update_metrics(losses, total, y, logits, batch)
+
+
+def test_step(distiller, data):
+    return eval_metrics(distiller, data)

@@ -1,0 +1,27 @@
+"""PyTorch step: one forward, backward(), optimizer.apply under no_grad (eager)."""
+
+import keras
+import torch
+
+from tas_keras.steps.common import eval_metrics, total_loss
+
+
+def train_step(distiller, data):
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+    distiller.zero_grad()
+    with torch.no_grad():
+        targets = distiller.teacher_targets(x)
+    losses, logits = distiller.compute_losses(x, y, targets, 0, training=True)
+    total = total_loss(losses)
+    distiller.optimizer.scale_loss(total).backward()
+    variables = distiller.trainable_weights
+    grads = [v.value.grad for v in variables]
+    with torch.no_grad():
+        distiller.optimizer.apply(grads, variables)
+    return distiller.update_metrics(
+        {k: v.detach() for k, v in losses.items()}, total.detach(), y, logits.detach(), x.shape[0]
+    )
+
+
+def test_step(distiller, data):
+    return eval_metrics(distiller, data)

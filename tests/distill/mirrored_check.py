@@ -1,0 +1,63 @@
+"""Run as a script (TensorFlow only): one distillation step on 1 device vs 2 logical CPU devices under
+MirroredStrategy, same global batch and initial weights; prints a JSON report of the differences.
+
+    python tests/distill/mirrored_check.py METHOD XLA(0|1)
+"""
+
+import json
+import os
+import sys
+
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import tas_keras  # noqa: E402
+
+METHOD, XLA = sys.argv[1], bool(int(sys.argv[2]))
+BATCH = 8
+
+
+def build():
+    keras.utils.set_random_seed(0)
+    teacher = tas_keras.create_model("convnext_micro", num_classes=10, depths=[1, 1, 1, 1], dims=[16, 32, 64, 64])
+    student = tas_keras.create_model("vit_micro_patch4_32", num_classes=10, embed_dim=32)
+    return tas_keras.Distiller(teacher, student, method=METHOD, xla=XLA)
+
+
+def one_step(strategy, weights):
+    with strategy.scope():
+        distiller = build()
+        distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+    if weights is not None:
+        distiller.set_weights(weights)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(BATCH, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 10, size=(BATCH,))
+    start = [w.copy() for w in distiller.get_weights()]
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH)
+    logs = distiller.fit(ds, epochs=1, verbose=0).history
+    return start, {k: float(v[0]) for k, v in logs.items()}, distiller.get_weights()
+
+
+start, single_logs, single_after = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), None)
+mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+_, mirrored_logs, mirrored_after = one_step(mirrored, start)
+updates = [np.abs(a - s).max() for a, s in zip(single_after, start)]
+report = {
+    "replicas": mirrored.num_replicas_in_sync,
+    "single": single_logs,
+    "mirrored": mirrored_logs,
+    "max_loss_diff": max(abs(single_logs[k] - mirrored_logs[k]) for k in single_logs if k.startswith("loss")),
+    "max_weight_diff": float(max(np.abs(a - b).max() for a, b in zip(single_after, mirrored_after))),
+    "max_update": float(max(updates)),
+    "weights_updated": int(sum(u > 0 for u in updates)),
+}
+print("REPORT" + json.dumps(report))

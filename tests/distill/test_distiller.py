@@ -1,0 +1,187 @@
+"""The Distiller: every method on every family pair, what is trained and what is not, saving, errors."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import tas_keras
+from tas_keras import Distiller
+
+from .pairs import NUM_CLASSES, snapshot, tiny, tiny_data
+
+pytestmark = pytest.mark.core
+FAMILIES = ("cnn", "vit", "mlp")
+
+
+@pytest.mark.parametrize("student_family", FAMILIES)
+@pytest.mark.parametrize("teacher_family", FAMILIES)
+@pytest.mark.parametrize("method", tas_keras.list_methods())
+def test_every_method_fits_every_family_pair(method, teacher_family, student_family, seeded):
+    # Eager keeps 45 pairs cheap; the compiled (and XLA) step is tested on fewer pairs below.
+    distiller = Distiller(tiny(teacher_family), tiny(student_family), method=method, xla=False)
+    distiller.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
+    x, y = tiny_data()
+    history = distiller.fit(x, y, batch_size=4, epochs=1, verbose=0).history
+    assert set(distiller.loss_names) | {"acc", "top5"} == set(history)
+    assert "loss_ce" in history
+    for name, values in history.items():
+        assert np.isfinite(values).all(), name
+    total = sum(history[k][0] for k in distiller.loss_names if k != "loss")
+    assert history["loss"][0] == pytest.approx(total, rel=1e-4)
+
+
+def test_loss_terms_are_named_per_method():
+    names = {m: Distiller(tiny("cnn"), tiny("mlp"), method=m).loss_names for m in tas_keras.list_methods()}
+    assert names["scratch"] == ["loss", "loss_ce"]
+    assert names["kd"] == ["loss", "loss_ce", "loss_kd"]
+    assert names["fitnet"] == ["loss", "loss_ce", "loss_hint"]
+    assert names["ofa"] == ["loss", "loss_ce", "loss_ofa"]
+    assert names["tas"] == ["loss", "loss_ace", "loss_akd", "loss_ce", "loss_kd", "loss_nce"]
+    mse = Distiller(tiny("cnn"), tiny("mlp"), method="tas", feature_loss="mse").loss_names
+    assert "loss_mse" in mse and "loss_nce" not in mse
+
+
+def test_teacher_is_frozen_while_student_and_assistant_learn(seeded):
+    teacher = tas_keras.create_model("resnet_micro", num_classes=NUM_CLASSES)  # BatchNorm: stats must not move
+    distiller = Distiller(teacher, tiny("vit"), method="tas")
+    distiller.compile(optimizer=keras.optimizers.Adam(1e-3))
+    teacher_before = snapshot(teacher.weights)
+    student_before = snapshot(distiller.student.trainable_weights)
+    method_before = snapshot(distiller.method.trainable_weights)
+    x, y = tiny_data()
+    distiller.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    for path, value in snapshot(teacher.weights).items():
+        np.testing.assert_array_equal(value, teacher_before[path], err_msg=path)
+    assert all(not np.array_equal(v, student_before[p]) for p, v in snapshot(distiller.student.trainable_weights).items())
+    changed = [not np.array_equal(v, method_before[p]) for p, v in snapshot(distiller.method.trainable_weights).items()]
+    assert all(changed), "every assistant / projection weight gets gradients"
+    assert not any(v.trainable for v in teacher.weights)
+
+
+def test_assistant_trains_only_the_student_stages_it_shares(seeded):
+    # Only the assistant's losses: the student stages after the branch point must not move.
+    student = tiny("vit")  # 4 blocks: S2 is the output of block 2
+    distiller = Distiller(tiny("cnn"), student, method="tas", branch_stages=["S2"], w_ce=0.0, w_kd=0.0)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+    before = snapshot(student.trainable_weights)
+    x, y = tiny_data()
+    distiller.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    after = snapshot(student.trainable_weights)
+    moved = {p for p in before if not np.array_equal(before[p], after[p])}
+    shared = {p for p in before if p.startswith(("patch_embed", "cls_token", "pos_embed", "block1/", "block2/"))}
+    assert shared and moved == shared
+
+
+def test_soft_labels_and_label_smoothing(seeded):
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", label_smoothing=0.1)
+    distiller.compile(optimizer="adam")
+    x, y = tiny_data()
+    soft = np.eye(NUM_CLASSES, dtype="float32")[y] * 0.7 + np.eye(NUM_CLASSES, dtype="float32")[y[::-1]] * 0.3
+    history = distiller.fit(x, soft, batch_size=4, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"]).all()
+
+
+def test_teacher_with_a_larger_input_gets_resized_images(seeded):
+    teacher = tiny("cnn", image_size=64)
+    distiller = Distiller(teacher, tiny("vit"), method="kd")
+    distiller.compile(optimizer="adam")
+    x, y = tiny_data()
+    assert np.isfinite(distiller.fit(x, y, batch_size=4, verbose=0).history["loss_kd"]).all()
+
+
+def test_evaluate_and_predict_measure_the_student(seeded):
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="kd")
+    distiller.compile(optimizer="adam")
+    x, y = tiny_data()
+    np.testing.assert_allclose(distiller.predict(x, verbose=0), distiller.student.predict(x, verbose=0), atol=1e-6)
+    logs = distiller.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "acc", "top5"}
+    assert logs["acc"] == pytest.approx(float(np.mean(np.argmax(distiller.student.predict(x, verbose=0), -1) == y)))
+
+
+LOAD_STUDENT = """
+import sys, numpy as np, keras
+import tas_keras
+model = keras.saving.load_model(sys.argv[1])
+x = np.load(sys.argv[2])
+print("CLASS", type(model).__name__)
+print("DIFF", float(np.abs(keras.ops.convert_to_numpy(model(x)) - np.load(sys.argv[3])).max()))
+"""
+
+
+def test_save_student_writes_a_plain_zoo_model_that_loads_in_a_fresh_process(tmp_path, seeded):
+    distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas")
+    distiller.compile(optimizer="adam")
+    x, y = tiny_data()
+    distiller.fit(x, y, batch_size=4, verbose=0)
+    path = tmp_path / "out" / "student.keras"
+    path.parent.mkdir()
+    path.write_text("previous run")  # an existing file is replaced whole
+    distiller.save_student(str(path))
+    assert sorted(os.listdir(path.parent)) == ["student.keras"]
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", keras.ops.convert_to_numpy(distiller.student(x)))
+    proc = subprocess.run(
+        [sys.executable, "-c", LOAD_STUDENT, str(path), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "CLASS VisionTransformer" in proc.stdout
+    assert float(proc.stdout.split("DIFF")[1]) < 1e-5
+
+
+def test_save_student_failure_leaves_the_existing_file_intact(tmp_path, monkeypatch):
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="kd")
+    path = tmp_path / "student.keras"
+    path.write_bytes(b"good student")
+
+    def broken_save(filepath, *args, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(distiller.student, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        distiller.save_student(str(path))
+    assert path.read_bytes() == b"good student"
+    assert os.listdir(tmp_path) == ["student.keras"]
+
+
+def test_distiller_saves_and_loads_whole_for_resuming(tmp_path, seeded):
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", nce_dim=64, w_akd=0.25)
+    distiller.compile(optimizer="adam")
+    x, y = tiny_data()
+    distiller.fit(x, y, batch_size=4, verbose=0)
+    distiller.save(tmp_path / "distiller.keras")
+    loaded = keras.saving.load_model(tmp_path / "distiller.keras")
+    assert isinstance(loaded, Distiller) and loaded.method.options == distiller.method.options
+    for a, b in zip(loaded.get_weights(), distiller.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    iterations = [int(keras.ops.convert_to_numpy(d.optimizer.iterations)) for d in (loaded, distiller)]
+    assert iterations[0] == iterations[1] == 2
+    loaded.fit(x, y, batch_size=4, verbose=0)  # training resumes
+
+
+def test_construction_errors_name_the_bad_value_and_the_choices():
+    with pytest.raises(ValueError, match=r"'distill'.*valid methods.*tas"):
+        Distiller(tiny("cnn"), tiny("mlp"), method="distill")
+    with pytest.raises(ValueError, match=r"\['w_nc'\].*w_nce"):
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas", w_nc=1.0)
+    with pytest.raises(ValueError, match=r"'S5'.*S1"):
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas", branch_stages=["S5"])
+    with pytest.raises(ValueError, match="different numbers of classes"):
+        Distiller(tiny("cnn", num_classes=100), tiny("mlp"))
+    with pytest.raises(ValueError, match=r"nce_grid=3.*valid: \[1"):
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas", nce_grid=3)
+    with pytest.raises(ValueError, match="feature_loss"):
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas", feature_loss="l1")
+    with pytest.raises(ValueError, match=r"'pool'.*conv"):
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas", modules=["conv", "pool"])
+    with pytest.raises(TypeError, match="zoo model"):
+        Distiller(keras.Sequential([keras.layers.Dense(10)]), tiny("mlp"))
+    with pytest.raises(ValueError, match="no `loss`"):
+        Distiller(tiny("cnn"), tiny("mlp")).compile(optimizer="adam", loss="mse")

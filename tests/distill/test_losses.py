@@ -1,0 +1,117 @@
+"""Loss functions against numpy references."""
+
+import numpy as np
+import pytest
+from keras import ops
+
+from tas_keras import losses
+
+pytestmark = pytest.mark.core
+rng = np.random.default_rng(0)
+
+
+def np_log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def to_np(x):
+    return ops.convert_to_numpy(x)
+
+
+def test_kd_loss_matches_numpy_and_is_not_kl_on_raw_logits():
+    t, s = rng.normal(size=(6, 10)).astype("float32") * 3, rng.normal(size=(6, 10)).astype("float32") * 3
+    T = 4.0
+    log_pt, log_ps = np_log_softmax(t / T), np_log_softmax(s / T)
+    want = (np.exp(log_pt) * (log_pt - log_ps)).sum(-1).mean() * T * T
+    np.testing.assert_allclose(to_np(losses.kd_loss(t, s, T)), want, rtol=1e-5)
+    assert to_np(losses.kd_loss(t, t, T)) == pytest.approx(0.0, abs=1e-6)
+    per_sample = to_np(losses.kd_loss(t, s, T, reduction="none"))
+    assert per_sample.shape == (6,) and per_sample.mean() == pytest.approx(want, rel=1e-5)
+
+
+def test_cross_entropy_integer_soft_and_smoothed_labels():
+    logits = rng.normal(size=(5, 4)).astype("float32")
+    y = np.array([0, 1, 2, 3, 1])
+    onehot = np.eye(4)[y]
+    np.testing.assert_allclose(to_np(losses.cross_entropy(y, logits)), -(onehot * np_log_softmax(logits)).sum(-1).mean(), rtol=1e-5)
+    soft = rng.dirichlet(np.ones(4), size=5).astype("float32")
+    np.testing.assert_allclose(to_np(losses.cross_entropy(soft, logits)), -(soft * np_log_softmax(logits)).sum(-1).mean(), rtol=1e-5)
+    smooth = onehot * 0.9 + 0.1 / 4
+    np.testing.assert_allclose(
+        to_np(losses.cross_entropy(y, logits, label_smoothing=0.1)), -(smooth * np_log_softmax(logits)).sum(-1).mean(), rtol=1e-5
+    )
+
+
+def np_info_nce(q, k, T, offset=0):
+    q = q / np.linalg.norm(q, axis=1, keepdims=True)
+    k = k / np.linalg.norm(k, axis=1, keepdims=True)
+    logp = np_log_softmax(q @ k.T / T)
+    return -logp[np.arange(len(q)), np.arange(len(q)) + offset]
+
+
+def test_info_nce_matches_numpy():
+    q, k = rng.normal(size=(8, 16)).astype("float32"), rng.normal(size=(8, 16)).astype("float32")
+    np.testing.assert_allclose(to_np(losses.info_nce(q, k, 0.07)), np_info_nce(q, k, 0.07).mean(), rtol=1e-4)
+    sym = 0.5 * (np_info_nce(q, k, 0.5) + np_info_nce(k, q, 0.5))
+    np.testing.assert_allclose(to_np(losses.info_nce(q, k, 0.5, symmetric=True)), sym.mean(), rtol=1e-4)
+
+
+def test_info_nce_with_more_keys_and_an_offset():
+    # a replica holding images 4..7 of a global batch of 12 keys
+    q, k = rng.normal(size=(4, 8)).astype("float32"), rng.normal(size=(12, 8)).astype("float32")
+    np.testing.assert_allclose(
+        to_np(losses.info_nce(q, k, 0.1, positive_offset=4)), np_info_nce(q, k, 0.1, offset=4).mean(), rtol=1e-4
+    )
+
+
+def test_info_nce_is_low_for_aligned_pairs():
+    k = rng.normal(size=(16, 32)).astype("float32")
+    aligned = to_np(losses.info_nce(k * 2.0, k, 0.07))
+    shuffled = to_np(losses.info_nce(k[::-1].copy(), k, 0.07))
+    assert aligned < 0.01 < shuffled
+
+
+def test_spatial_smooth_maps_and_tokens():
+    fmap = rng.normal(size=(2, 4, 4, 3)).astype("float32")
+    np.testing.assert_allclose(to_np(losses.spatial_smooth(fmap)), fmap.mean((1, 2)), rtol=1e-5)
+    grid2 = fmap.reshape(2, 2, 2, 2, 2, 3).mean((2, 4)).reshape(2, 12)
+    np.testing.assert_allclose(to_np(losses.spatial_smooth(fmap, grid=2)), grid2, rtol=1e-5)
+    tokens = np.concatenate([np.full((2, 1, 3), 100.0, "float32"), fmap.reshape(2, 16, 3)], axis=1)  # class token first
+    np.testing.assert_allclose(
+        to_np(losses.spatial_smooth(tokens, grid=2, layout="tokens", num_prefix_tokens=1)), grid2, rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("grid", [0, 3, 1.5])
+def test_spatial_smooth_rejects_bad_grids(grid):
+    with pytest.raises(ValueError, match="grid"):
+        losses.spatial_smooth(np.zeros((1, 4, 4, 2), "float32"), grid=grid)
+
+
+def test_ofa_loss_matches_numpy():
+    t, s = rng.normal(size=(6, 5)).astype("float32"), rng.normal(size=(6, 5)).astype("float32")
+    y = np.array([0, 1, 2, 3, 4, 0])
+    onehot = np.eye(5)[y]
+    for eps in (1.0, 1.5):
+        pt = np.exp(np_log_softmax(t))
+        want = (-((pt + onehot) ** eps - onehot) * np_log_softmax(s)).sum(-1).mean()
+        np.testing.assert_allclose(to_np(losses.ofa_loss(t, s, y, eps=eps)), want, rtol=1e-5)
+
+
+def test_feature_mse_matches_numpy():
+    a, b = rng.normal(size=(3, 2, 2, 4)).astype("float32"), rng.normal(size=(3, 2, 2, 4)).astype("float32")
+    np.testing.assert_allclose(to_np(losses.feature_mse(a, b)), ((a - b) ** 2).mean(), rtol=1e-5)
+
+
+def test_bad_temperature_and_reduction():
+    with pytest.raises(ValueError, match="temperature"):
+        losses.kd_loss(np.zeros((1, 2)), np.zeros((1, 2)), temperature=0)
+    with pytest.raises(ValueError, match="reduction"):
+        losses.kd_loss(np.zeros((1, 2)), np.zeros((1, 2)), reduction="sum")
+
+
+def test_loss_wrappers_match_the_functions():
+    t, s = rng.normal(size=(4, 6)).astype("float32"), rng.normal(size=(4, 6)).astype("float32")
+    assert to_np(losses.KDLoss(2.0)(t, s)) == pytest.approx(float(to_np(losses.kd_loss(t, s, 2.0))), rel=1e-5)
+    assert to_np(losses.InfoNCELoss(0.2)(t, s)) == pytest.approx(float(to_np(losses.info_nce(s, t, 0.2))), rel=1e-5)

@@ -1,0 +1,49 @@
+"""TensorFlow only: XLA and MirroredStrategy give the same step as one device without XLA."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from tas_keras import Distiller
+
+from .pairs import snapshot, tiny, tiny_data
+
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and XLA steps")
+CHECK = pathlib.Path(__file__).with_name("mirrored_check.py")
+
+
+@pytest.mark.parametrize("xla", [False, True], ids=["no_xla", "xla"])
+@pytest.mark.parametrize("method", ["kd", "tas"])
+def test_two_replicas_give_the_one_device_step(method, xla):
+    """tas all-gathers the InfoNCE keys, so its negatives are the global batch on both."""
+    proc = subprocess.run(
+        [sys.executable, str(CHECK), method, str(int(xla))], capture_output=True, text=True, timeout=600, env=dict(os.environ)
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    assert report["replicas"] == 2
+    assert report["max_loss_diff"] < 1e-5, report
+    assert report["weights_updated"] > 0 and report["max_update"] > 1e-3
+    assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
+
+
+def test_xla_step_equals_the_plain_graph_step():
+    x, y = tiny_data()
+    results = []
+    for xla in (False, True):
+        keras.utils.set_random_seed(0)
+        distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas", xla=xla)
+        distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+        logs = distiller.fit(x, y, batch_size=8, verbose=0).history
+        results.append((logs, snapshot(distiller.trainable_weights)))
+    (plain_logs, plain_w), (xla_logs, xla_w) = results
+    for key in plain_logs:
+        assert xla_logs[key][0] == pytest.approx(plain_logs[key][0], rel=1e-5, abs=1e-6), key
+    for path in plain_w:
+        np.testing.assert_allclose(xla_w[path], plain_w[path], atol=2e-5, err_msg=path)
