@@ -1,0 +1,232 @@
+"""Run configuration: YAML files validated into typed dataclasses, with `key.path=value` overrides.
+
+Unknown keys and wrong types are errors naming the key and the valid choices. A pair file may hold
+`profiles:` (e.g. `small`: micro variants at 32x32 on offline data) applied on top with --profile.
+"""
+
+import dataclasses
+import pathlib
+import types
+import typing
+from dataclasses import dataclass, field
+
+import yaml
+
+from tas_keras.data.augment import AugmentConfig
+
+CONFIG_DIR = pathlib.Path(__file__).resolve().parent.parent / "configs"
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("auto", "mirrored", "multi_worker", "none")
+OPTIMIZERS = ("sgd", "adamw")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class ModelConfig:
+    name: str = "convnext_micro"
+    image_size: typing.Optional[int] = None  # None: the data's image_size
+    overrides: dict = field(default_factory=dict)
+    weights: typing.Optional[str] = None  # a .keras / .weights.h5 file to start from
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "adamw"
+    lr: float = 5e-4
+    weight_decay: float = 0.05
+    momentum: float = 0.9  # sgd only
+    warmup_epochs: int = 0
+    min_lr: float = 1e-5
+    clip_norm: typing.Optional[float] = None
+    ema: typing.Optional[float] = None  # EMA momentum of the weights (the optimizer's use_ema)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    label_smoothing: float = 0.0
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "digits"
+    image_size: int = 32
+    data_dir: typing.Optional[str] = None
+    train_subset: typing.Optional[int] = None  # a fixed class-balanced subset of the training split
+    download: bool = False  # let tfds download (never on by default: offline machines fail fast)
+
+
+@dataclass
+class DistillerConfig:
+    method: str = "tas"
+    options: dict = field(default_factory=dict)  # the method's options; `distiller.w_nce=...` lands here
+
+
+@dataclass
+class RunConfig:
+    pair: str = "custom"
+    teacher: ModelConfig = field(default_factory=ModelConfig)
+    student: ModelConfig = field(default_factory=lambda: ModelConfig(name="resmlp_micro_patch4_32"))
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher_training: TrainConfig = field(default_factory=TrainConfig)
+    student_training: TrainConfig = field(default_factory=TrainConfig)
+    distiller: DistillerConfig = field(default_factory=DistillerConfig)
+    precision: str = "float32"
+    xla: bool = True
+    strategy: str = "auto"
+    seed: int = 0
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _type_name(tp):
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _coerce(value, tp, key):
+    """Checks `value` against the annotation `tp` (int / float / bool / str / dict / Optional / dataclass)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, options[0], key)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping of {sorted(f.name for f in dataclasses.fields(tp))}; got {value!r}.")
+        return _build(tp, value, key)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping; got {value!r}.")
+        return dict(value)
+    if tp in (int, float, str, bool) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
+        raise ConfigError(f"{key}: expected {_type_name(tp)}; got {value!r} ({type(value).__name__}).")
+    return value
+
+
+def _build(cls, values, prefix=""):
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        where = f" in {prefix}" if prefix else ""
+        raise ConfigError(f"Unknown key(s) {unknown}{where}; valid keys: {names}.")
+    kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def _merge(base, extra):
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in ("overrides", "options") else v
+    return out
+
+
+def parse_override(text):
+    """'a.b.c=value' -> ['a', 'b', 'c'], value parsed as YAML (numbers, booleans, lists, null)."""
+    if "=" not in text:
+        raise ConfigError(f"Override {text!r} must look like key.path=value (e.g. distiller.w_nce=0.5).")
+    key, raw = text.split("=", 1)
+    value = yaml.safe_load(raw)
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-3 as a string; on a command line it means a number
+            value = float(value)
+        except ValueError:
+            pass
+    return key.strip().split("."), value
+
+
+def apply_override(raw, path, value):
+    """Sets raw[path] = value. `distiller.<option>` (other than method / options) goes to the method's
+    options; `teacher.overrides.<arg>` and `student.overrides.<arg>` to model constructor arguments."""
+    if path[0] == "distiller" and len(path) == 2 and path[1] not in ("method", "options"):
+        path = ["distiller", "options", path[1]]
+    node = raw
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"Cannot set {'.'.join(path)}: {part} is not a mapping.")
+    node[path[-1]] = value
+
+
+def list_pairs():
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def pair_path(pair):
+    path = pathlib.Path(pair)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return path
+    path = CONFIG_DIR / f"{pair}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"Unknown pair {pair!r}; valid pairs: {', '.join(list_pairs())} (or a path to a .yaml file).")
+    return path
+
+
+def load_config(pair, profile=None, overrides=()):
+    """Reads a pair file (name in configs/ or path), applies a profile and `key=value` overrides,
+    validates everything and returns a RunConfig."""
+    path = pair_path(pair)
+    raw = yaml.safe_load(path.read_text()) or {}
+    profiles = raw.pop("profiles", {}) or {}
+    if profile is not None:
+        if profile not in profiles:
+            raise ConfigError(f"Pair {path.stem!r} has no profile {profile!r}; valid profiles: {sorted(profiles)}.")
+        raw = _merge(raw, profiles[profile])
+    raw.setdefault("pair", path.stem)
+    for text in overrides:
+        apply_override(raw, *parse_override(text))
+    config = _build(RunConfig, raw)
+    validate(config)
+    return config
+
+
+def validate(config):
+    """Checks values against their valid choices (names of models, datasets, methods, ...)."""
+    import tas_keras
+    from tas_keras.data import check_dataset_name
+    from tas_keras.methods import method_class
+
+    for role in ("teacher", "student"):
+        name = getattr(config, role).name
+        if name not in tas_keras.list_models():
+            raise ConfigError(f"{role}.name: unknown model {name!r}; valid: {', '.join(tas_keras.list_models())}.")
+    try:
+        check_dataset_name(config.data.dataset)
+    except ValueError as err:
+        raise ConfigError(f"data.dataset: {err}") from None
+    cls = method_class(config.distiller.method)
+    unknown = sorted(set(config.distiller.options) - set(cls.defaults))
+    if unknown:
+        raise ConfigError(f"distiller: unknown option(s) {unknown} for method {config.distiller.method!r}; valid: {sorted(cls.defaults)}.")
+    for key, value, valid in (("precision", config.precision, PRECISIONS), ("strategy", config.strategy, STRATEGIES)):
+        if value not in valid:
+            raise ConfigError(f"{key}: {value!r} is not one of {valid}.")
+    for stage in ("teacher_training", "student_training"):
+        train = getattr(config, stage)
+        if train.optimizer.name not in OPTIMIZERS:
+            raise ConfigError(f"{stage}.optimizer.name: {train.optimizer.name!r} is not one of {OPTIMIZERS}.")
+        if train.epochs < 0 or train.batch_size < 1:
+            raise ConfigError(f"{stage}: epochs must be >= 0 and batch_size >= 1; got {train.epochs}, {train.batch_size}.")
+    return config
+
+
+def save_config(config, path):
+    """Writes the resolved config as YAML, atomically."""
+    import os
+    import tempfile
+
+    path = pathlib.Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".yaml")
+    with os.fdopen(fd, "w") as f:
+        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+    os.replace(tmp, path)

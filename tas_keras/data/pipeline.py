@@ -1,0 +1,109 @@
+"""tf.data input pipelines: source -> (subset) -> shuffle -> resize / augment -> normalise -> batch ->
+(MixUp / CutMix) -> prefetch. Deterministic for a given seed."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from tas_keras.data import sources
+from tas_keras.data.augment import AugmentConfig, BatchMixer, ImageAugmenter
+
+OFFLINE_DATASETS = ("digits", "fashion_mnist")
+DATASETS = OFFLINE_DATASETS + tuple(sources.TFDS_DATASETS)
+NUM_CLASSES = {"digits": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100, "imagenette": 10, "imagenet2012": 1000}
+FOLDER_PREFIX = "folder:"
+
+
+@dataclass
+class DatasetInfo:
+    name: str
+    split: str
+    num_classes: int
+    num_examples: int  # after subsetting; -1 when unknown (streamed tfds data)
+    batches: int  # batches per epoch; -1 when unknown
+
+
+def check_dataset_name(name):
+    if name not in DATASETS and not name.startswith(FOLDER_PREFIX):
+        raise ValueError(f"Unknown dataset {name!r}; valid: {', '.join(DATASETS)}, or '{FOLDER_PREFIX}/path/to/root'.")
+
+
+def stratified_subset(labels, count, seed=0):
+    """Indices of a fixed class-balanced subset of `count` examples (the same for every run): classes
+    take turns, each in a seeded random order."""
+    rng = np.random.default_rng(seed)
+    rank = np.empty(len(labels), dtype=np.int64)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        rank[members] = rng.permutation(len(members))
+    return np.sort(np.lexsort((labels, rank))[:count])
+
+
+def _source(name, split, data_dir, download):
+    """(tf.data of (uint8 image, int64 label), num_classes, num_examples or -1, labels array or None)."""
+    if name == "digits":
+        x, y = sources.load_digits(split)
+    elif name == "fashion_mnist":
+        x, y = sources.load_fashion_mnist(split, data_dir)
+    elif name.startswith(FOLDER_PREFIX):
+        ds, classes, count = sources.folder_dataset(name[len(FOLDER_PREFIX):], split)
+        return ds, classes, count, None
+    else:
+        return sources.tfds_dataset(name, split, data_dir, download), NUM_CLASSES[name], -1, None
+    return (x, y), NUM_CLASSES[name], len(y), y
+
+
+def normalization(name):
+    return sources.NORMALIZATION.get(name, sources.IMAGENET_NORMALIZATION)
+
+
+def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, data_dir=None, download=False, subset=None, shuffle=None):
+    """Returns (tf.data.Dataset of (images float32 NHWC normalised, labels), DatasetInfo).
+
+    subset: keep a fixed class-balanced subset of this many examples (offline datasets) or the first
+    `subset` examples (tfds / folders). augment: an AugmentConfig for training, None for evaluation.
+    """
+    check_dataset_name(name)
+    raw, num_classes, count, labels = _source(name, split, data_dir, download)
+    if isinstance(raw, tuple):
+        x, y = raw
+        if subset:
+            keep = stratified_subset(y, min(subset, len(y)))
+            x, y, count = x[keep], y[keep], len(keep)
+        ds = tf.data.Dataset.from_tensor_slices((x, y))
+    else:
+        ds = raw.take(subset) if subset else raw
+        count = min(count, subset) if (subset and count > 0) else count
+    shuffle = augment is not None if shuffle is None else shuffle
+    if shuffle:
+        ds = ds.shuffle(max(count, 1000) if count > 0 else 10_000, seed=seed, reshuffle_each_iteration=True)
+    mean, std = (tf.constant(v, tf.float32) * 255.0 for v in normalization(name))
+    augmenter = ImageAugmenter(augment, image_size, seed) if augment is not None else None
+
+    def resize(example):
+        image, label = example
+        return tf.image.resize(tf.cast(image, tf.float32), (image_size, image_size), method="bilinear"), label
+
+    def augment_image(index, example):
+        image, label = example
+        return augmenter(image, tf.stack([tf.cast(seed, tf.int64), index])), label
+
+    ds = ds.enumerate().map(lambda i, ex: (i, resize(ex)), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if augmenter is not None:
+        # Sequential: keras' random layers draw from a stateful seed generator, so only a fixed call
+        # order makes the augmentation reproducible for a seed.
+        ds = ds.map(augment_image)
+    else:
+        ds = ds.map(lambda i, ex: ex)
+    ds = ds.map(lambda image, label: ((image - mean) / std, label), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    drop = augment is not None
+    ds = ds.batch(batch_size, drop_remainder=drop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    mixer = BatchMixer(augment, num_classes, seed) if augment is not None else None
+    if mixer is not None and mixer.active:
+        ds = ds.map(mixer, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    batches = -1 if count < 0 else (count // batch_size if drop else -(-count // batch_size))
+    return ds.prefetch(tf.data.AUTOTUNE), DatasetInfo(name, split, num_classes, count, batches)
+
+
+__all__ = ["AugmentConfig", "DATASETS", "DatasetInfo", "build_dataset", "check_dataset_name"]

@@ -1,0 +1,151 @@
+"""Raw datasets: (images uint8 (N, H, W, 3), labels int) arrays or tf.data, per split.
+
+Offline sources first: `digits` (scikit-learn's bundled handwritten digits) and `fashion_mnist` (the
+four standard IDX files, from --data-dir, Debian's `dataset-fashion-mnist` or Keras' cache). tfds
+datasets are read from their prepared data_dir; they are downloaded only when asked to
+(`download=True`), so an offline machine fails at once with a clear message instead of retrying for
+minutes.
+"""
+
+import gzip
+import os
+import pathlib
+
+import numpy as np
+
+SPLITS = ("train", "test")
+FASHION_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+DEBIAN_FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+KERAS_FASHION_DIR = os.path.join(os.path.expanduser("~"), ".keras", "datasets", "fashion-mnist")
+TFDS_DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenette": "imagenette/320px-v2", "imagenet2012": "imagenet2012"}
+# mean / std per dataset, on [0, 1] pixels
+NORMALIZATION = {
+    "digits": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "fashion_mnist": ((0.2860,) * 3, (0.3530,) * 3),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
+IMAGENET_NORMALIZATION = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+class DatasetUnavailable(RuntimeError):
+    """The dataset is not on this machine; the message says how to get it."""
+
+
+def _check_split(split):
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; valid splits: {SPLITS}.")
+
+
+def grey_to_rgb(images):
+    return np.repeat(images[..., None], 3, axis=-1)
+
+
+def load_digits(split):
+    """scikit-learn's 1,797 8x8 digits (values 0..16) as uint8 RGB; fixed stratified 80/20 split."""
+    _check_split(split)
+    from sklearn.datasets import load_digits as sk_digits
+    from sklearn.model_selection import train_test_split
+
+    data = sk_digits()
+    images = np.round(data.images * (255.0 / 16.0)).astype("uint8")
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, data.target, test_size=0.2, random_state=0, stratify=data.target
+    )
+    x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
+    return grey_to_rgb(x), y.astype("int64")
+
+
+def read_idx(path):
+    """Reads a (gzipped) IDX file: images (N, rows, cols) or labels (N,) as uint8."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    magic = int.from_bytes(data[0:4], "big")
+    if magic >> 8 != 0x08:  # 0x08 = unsigned byte
+        raise ValueError(f"{path} is not an unsigned-byte IDX file (magic {magic:#x}).")
+    ndim = magic & 0xFF
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if array.size != int(np.prod(shape)):
+        raise ValueError(f"{path} is truncated: expected {int(np.prod(shape))} values, found {array.size}.")
+    return array.reshape(shape)
+
+
+def fashion_mnist_dirs(data_dir=None):
+    return [d for d in (data_dir, DEBIAN_FASHION_DIR, KERAS_FASHION_DIR) if d]
+
+
+def load_fashion_mnist(split, data_dir=None):
+    """Fashion-MNIST (60,000 / 10,000 28x28 grey images) from the first folder holding the IDX files."""
+    _check_split(split)
+    image_file, label_file = FASHION_FILES[split]
+    for folder in fashion_mnist_dirs(data_dir):
+        images, labels = pathlib.Path(folder, image_file), pathlib.Path(folder, label_file)
+        if images.is_file() and labels.is_file():
+            return grey_to_rgb(read_idx(images)), read_idx(labels).astype("int64")
+    searched = "\n  ".join(fashion_mnist_dirs(data_dir))
+    raise DatasetUnavailable(
+        f"Fashion-MNIST {split} files ({image_file}, {label_file}) not found in:\n  {searched}\n"
+        "Get them one of three ways: (1) pass --data-dir with the four IDX .gz files; "
+        "(2) `apt-get install dataset-fashion-mnist` (installs them under /usr/share/datasets/fashion-mnist); "
+        "(3) online, `python -c \"import keras; keras.datasets.fashion_mnist.load_data()\"` fills Keras' cache."
+    )
+
+
+def tfds_dataset(name, split, data_dir=None, download=False):
+    """A tfds split as tf.data of (uint8 image, label). Without `download`, a dataset that is not
+    prepared in data_dir fails at once, saying where to put the files."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(TFDS_DATASETS[name], data_dir=data_dir)
+    if not download and not builder.is_prepared():
+        manual = os.path.join(builder.data_dir_root, "downloads", "manual")
+        raise DatasetUnavailable(
+            f"tfds dataset {TFDS_DATASETS[name]!r} is not prepared in {builder.data_dir_root}. Online, add "
+            f"--download to let tfds fetch it. Offline, copy its archive(s) into {manual} (tfds manual_dir; "
+            f"imagenet2012 always needs ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar there) and run "
+            "with --download to prepare it from there, or point --data-dir at a prepared tfds folder."
+        )
+    if download:
+        config = tfds.download.DownloadConfig(manual_dir=os.path.join(builder.data_dir_root, "downloads", "manual"))
+        builder.download_and_prepare(download_config=config)
+    tfds_split = {"train": "train", "test": "validation" if name in ("imagenet2012", "imagenette") else "test"}[split]
+    return builder.as_dataset(split=tfds_split, as_supervised=True, shuffle_files=split == "train")
+
+
+def folder_classes(root):
+    train = pathlib.Path(root, "train")
+    if not train.is_dir():
+        raise DatasetUnavailable(f"Image folder {root!r} has no train/ subfolder (expected ROOT/SPLIT/LABEL/IMAGE).")
+    classes = sorted(p.name for p in train.iterdir() if p.is_dir())
+    if not classes:
+        raise DatasetUnavailable(f"{train} holds no class folders (expected ROOT/train/LABEL/IMAGE).")
+    return classes
+
+
+def folder_dataset(root, split):
+    """ROOT/SPLIT/LABEL/IMAGE (jpeg / png) as tf.data of (uint8 image, label); labels are the sorted
+    class folder names of the train split."""
+    import tensorflow as tf
+
+    _check_split(split)
+    classes = folder_classes(root)
+    files, labels = [], []
+    for index, name in enumerate(classes):
+        for path in sorted(pathlib.Path(root, split, name).glob("*")):
+            if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".gif"):
+                files.append(str(path))
+                labels.append(index)
+    if not files:
+        raise DatasetUnavailable(f"No images under {pathlib.Path(root, split)} (expected SPLIT/LABEL/IMAGE files).")
+
+    def decode(path, label):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        return image, label
+
+    ds = tf.data.Dataset.from_tensor_slices((files, np.asarray(labels, "int64")))
+    return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE), len(classes), len(files)

@@ -1,0 +1,207 @@
+"""One run: teacher stage (load / reuse / train) -> distillation -> evaluation -> outputs.
+
+Run folder (`output_dir`): student.keras, teacher.keras, config.yaml, metrics.csv, tensorboard/,
+summary.json, and checkpoint.keras/.json while training. Trained teachers are cached beside it in
+`<output_dir>/../teachers/<fingerprint>/teacher.keras`, so every method of a pair reuses one teacher.
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+import sys
+import time
+
+import keras
+
+import tas_keras
+from tas_keras.config import save_config
+from tas_keras.data import build_dataset
+from tas_keras.losses import ClassificationLoss
+from tas_keras.training.checkpoint import EpochCheckpoint, atomic_json, atomic_write
+from tas_keras.training.optim import build_optimizer
+from tas_keras.training.strategy import distribution_scope, is_chief
+
+
+VERBOSE = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, one line per epoch in logs
+
+
+class TeacherFileError(ValueError):
+    pass
+
+
+def teacher_size(config):
+    return config.teacher.image_size or config.data.image_size
+
+
+def load_teacher_file(path, image_size, num_classes):
+    """A trained teacher from a .keras file, checked against the run's input size and classes."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Teacher file {path!r} does not exist.")
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as err:  # corrupt zip, unknown classes, ...
+        raise TeacherFileError(f"Could not load teacher {path!r} (corrupt or not a Keras model file?): {err}") from err
+    if not isinstance(model, tas_keras.Backbone):
+        raise TeacherFileError(f"Teacher {path!r} is a {type(model).__name__}, not a tas_keras zoo model.")
+    size, classes = int(model.input_shape[1]), int(model.output_shape[-1])
+    if (size, classes) != (image_size, num_classes):
+        raise TeacherFileError(
+            f"Teacher {path!r} takes {size}x{size} images and predicts {classes} classes; this run needs "
+            f"{image_size}x{image_size} and {num_classes} classes (set teacher.image_size or pick another file)."
+        )
+    return model
+
+
+def teacher_fingerprint(config):
+    """Everything that determines the trained teacher: same fingerprint, same teacher."""
+    parts = {
+        "teacher": config.teacher.__dict__,
+        "image_size": teacher_size(config),
+        "data": {k: v for k, v in config.data.__dict__.items() if k not in ("download",)},
+        "training": json.loads(json.dumps(config.teacher_training, default=lambda o: o.__dict__)),
+        "precision": config.precision,
+        "seed": config.seed,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _datasets(config, stage, image_size):
+    train_cfg = getattr(config, stage)
+    common = dict(image_size=image_size, batch_size=train_cfg.batch_size, data_dir=config.data.data_dir, download=config.data.download)
+    train, info = build_dataset(config.data.dataset, "train", augment=train_cfg.augment, seed=config.seed, subset=config.data.train_subset, **common)
+    test, test_info = build_dataset(config.data.dataset, "test", **common)
+    return train, test, info, test_info
+
+
+def _loggers(folder, csv_name, chief, tensorboard=False):
+    """CSV (appended on resume) and TensorBoard logs, written by the chief only."""
+    if not chief:
+        return []
+    loggers = [keras.callbacks.CSVLogger(str(pathlib.Path(folder, csv_name)), append=True)]
+    if tensorboard:
+        loggers.append(keras.callbacks.TensorBoard(str(pathlib.Path(folder, "tensorboard")), write_graph=False))
+    return loggers
+
+
+def train_teacher(config, folder, scope, log):
+    """Trains the teacher from scratch (or fine-tunes from teacher.weights) with checkpoints in `folder`."""
+    size = teacher_size(config)
+    train, test, info, _ = _datasets(config, "teacher_training", size)
+    cfg = config.teacher_training
+    chief = is_chief()
+    checkpoint = EpochCheckpoint(folder, "teacher_checkpoint", enabled=chief)
+    with scope():
+        model, done = checkpoint.resume_state()
+        if model is None:
+            model = tas_keras.create_model(config.teacher.name, num_classes=info.num_classes, image_size=size, **config.teacher.overrides)
+            if config.teacher.weights:
+                model.load_weights(config.teacher.weights, skip_mismatch=True)
+            mixing = bool(cfg.augment.mixup_alpha or cfg.augment.cutmix_alpha)
+            model.compile(
+                optimizer=build_optimizer(cfg.optimizer, max(1, info.batches), cfg.epochs),
+                loss=ClassificationLoss(cfg.label_smoothing),
+                metrics=[] if mixing else [keras.metrics.SparseCategoricalAccuracy(name="acc")],
+                jit_compile=config.xla and keras.backend.backend() != "torch",
+            )
+    if done:
+        log(f"Resuming teacher training after epoch {done}/{cfg.epochs}.")
+    log(f"Training teacher {config.teacher.name} on {info.name} ({info.num_examples} images, {cfg.epochs} epochs).")
+    callbacks = [checkpoint, *_loggers(folder, "teacher_metrics.csv", chief)]
+    model.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False)
+    return model
+
+
+def obtain_teacher(config, output_dir, teacher_file, scope, num_classes, log):
+    size = teacher_size(config)
+    if teacher_file:
+        log(f"Using teacher {teacher_file}.")
+        with scope():
+            return load_teacher_file(teacher_file, size, num_classes), str(teacher_file)
+    folder = pathlib.Path(output_dir).parent / "teachers" / teacher_fingerprint(config)
+    cached = folder / "teacher.keras"
+    if cached.is_file():
+        log(f"Reusing the teacher trained with the same settings: {cached}.")
+        with scope():
+            return load_teacher_file(cached, size, num_classes), str(cached)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = train_teacher(config, folder, scope, log)
+    if is_chief():
+        atomic_write(cached, model.save)
+        EpochCheckpoint(folder, "teacher_checkpoint").clear()
+    return model, str(cached)
+
+
+def evaluate(model, dataset):
+    """Top-1 / top-5 of a classifier (plain model or Distiller's student) on a dataset."""
+    top1 = keras.metrics.SparseCategoricalAccuracy()
+    top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, int(model.output_shape[-1])))
+    for images, labels in dataset:
+        logits = model(images, training=False)
+        top1.update_state(labels, logits)
+        top5.update_state(labels, logits)
+    return {"top1": float(top1.result()), "top5": float(top5.result())}
+
+
+def run(config, output_dir, teacher_file=None, log=print):
+    """Runs the whole pipeline; returns the summary dict (also written to summary.json)."""
+    start = time.time()
+    keras.mixed_precision.set_global_policy(config.precision)
+    keras.utils.set_random_seed(config.seed)
+    output_dir = pathlib.Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    chief = is_chief()
+    if chief:
+        save_config(config, output_dir / "config.yaml")
+    scope, replicas = distribution_scope(config.strategy)
+
+    train, test, info, test_info = _datasets(config, "student_training", config.data.image_size)
+    teacher, teacher_path = obtain_teacher(config, output_dir, teacher_file, scope, info.num_classes, log)
+
+    cfg = config.student_training
+    checkpoint = EpochCheckpoint(output_dir, "checkpoint", enabled=chief)
+    with scope():
+        distiller, done = checkpoint.resume_state()
+        if distiller is None:
+            student = tas_keras.create_model(config.student.name, num_classes=info.num_classes, image_size=config.data.image_size, **config.student.overrides)
+            if config.student.weights:
+                student.load_weights(config.student.weights)
+            options = {"label_smoothing": cfg.label_smoothing, **config.distiller.options}
+            distiller = tas_keras.Distiller(teacher, student, method=config.distiller.method, xla=config.xla, **options)
+            distiller.compile(optimizer=build_optimizer(cfg.optimizer, max(1, info.batches), cfg.epochs))
+    if done:
+        log(f"Resuming distillation after epoch {done}/{cfg.epochs}.")
+    log(f"Distilling {config.teacher.name} -> {config.student.name} with {config.distiller.method} "
+        f"on {info.name} ({info.num_examples} images, {cfg.epochs} epochs, {replicas} replica(s)).")
+    callbacks = [checkpoint, *_loggers(output_dir, "metrics.csv", chief, tensorboard=True)]
+    distiller.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False)
+
+    summary = {
+        "pair": config.pair,
+        "method": config.distiller.method,
+        "dataset": info.name,
+        "train_examples": info.num_examples,
+        "test_examples": test_info.num_examples,
+        "teacher": {"model": config.teacher.name, "file": teacher_path, **evaluate(distiller.teacher, _teacher_view(test, config))},
+        "student": {"model": config.student.name, **evaluate(distiller.student, test)},
+        "epochs": cfg.epochs,
+        "replicas": replicas,
+        "backend": keras.backend.backend(),
+        "wall_seconds": round(time.time() - start, 1),
+    }
+    if chief:
+        distiller.save_student(str(output_dir / "student.keras"))
+        atomic_write(output_dir / "teacher.keras", distiller.teacher.save)
+        atomic_json(output_dir / "summary.json", summary)
+    return summary
+
+
+def _teacher_view(dataset, config):
+    """Test images at the teacher's input size."""
+    size = teacher_size(config)
+    if size == config.data.image_size:
+        return dataset
+    import tensorflow as tf
+
+    return dataset.map(lambda x, y: (tf.image.resize(x, (size, size)), y))

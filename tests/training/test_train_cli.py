@@ -1,0 +1,127 @@
+"""tools/train.py end to end: outputs, teacher reuse, teacher file errors, resume after kill -9."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FAST = ["--pair", "convnext_mlp", "--profile", "small", "--train-subset", "256", "--batch-size", "64", "--teacher-epochs", "1"]
+
+
+def train(*args, timeout=600):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=env)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "convnext_mlp" / "tas"
+    proc = train(*FAST, "--epochs", "1", "--output-dir", str(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out, proc
+
+
+def test_a_run_writes_every_output(finished_run):
+    out, proc = finished_run
+    names = sorted(os.listdir(out))
+    assert {"student.keras", "teacher.keras", "config.yaml", "metrics.csv", "summary.json", "tensorboard"} <= set(names)
+    assert not [n for n in names if n.startswith(".tmp")]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "tas" and summary["dataset"] == "digits" and summary["train_examples"] == 256
+    for role in ("teacher", "student"):
+        assert 0.0 <= summary[role]["top1"] <= summary[role]["top5"] <= 1.0
+    assert "teacher convnext_micro" in proc.stdout and "student resmlp_micro_patch4_32" in proc.stdout
+    header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"epoch", "loss_nce", "loss_kd", "val_acc"} <= set(header)
+
+
+def test_the_next_run_reuses_the_trained_teacher(finished_run):
+    out, _ = finished_run
+    proc = train(*FAST, "--epochs", "1", "--method", "kd", "--no-xla", "--output-dir", str(out.parent / "kd"))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "Reusing the teacher trained with the same settings" in proc.stdout
+    assert json.loads((out.parent / "kd" / "summary.json").read_text())["teacher"]["top1"] == \
+        json.loads((out / "summary.json").read_text())["teacher"]["top1"]
+
+
+def test_student_file_is_a_plain_zoo_model(finished_run):
+    out, _ = finished_run
+    code = ("import keras, tas_keras, numpy as np; m = keras.saving.load_model(r'%s'); "
+            "print(type(m).__name__, m.input_shape, m.output_shape)" % (out / "student.keras"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ResMLP (None, 32, 32, 3) (None, 10)" in proc.stdout
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "wrong_classes"])
+def test_bad_teacher_files_give_clear_errors(case, finished_run, tmp_path):
+    out, _ = finished_run
+    if case == "missing":
+        path, message = tmp_path / "none.keras", "does not exist"
+    elif case == "corrupt":
+        path, message = tmp_path / "corrupt.keras", "corrupt"
+        path.write_bytes(b"not a zip file")
+    else:
+        import tas_keras
+
+        path, message = tmp_path / "t100.keras", "predicts 100 classes; this run needs 32x32 and 10"
+        tas_keras.create_model("convnext_micro", num_classes=100).save(path)
+    proc = train(*FAST, "--epochs", "1", "--teacher", str(path), "--output-dir", str(tmp_path / "run"))
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_arguments_are_named():
+    proc = train("--pair", "convnext_mlp", "--profile", "small", "--set", "distiller.w_nc=1")
+    assert proc.returncode == 2 and "unknown option(s) ['w_nc']" in proc.stderr
+    proc = train("--pair", "convnext_vit")
+    assert proc.returncode == 2 and "Unknown pair 'convnext_vit'" in proc.stderr
+
+
+def test_a_killed_run_resumes_from_its_last_epoch(finished_run, tmp_path):
+    out = tmp_path / "convnext_mlp" / "resumed"
+    teacher = finished_run[0] / "teacher.keras"
+    args = [*FAST, "--epochs", "3", "--no-xla", "--teacher", str(teacher), "--output-dir", str(out), "--method", "kd"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "train.py"), *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    state = out / "checkpoint.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and not state.exists():
+        time.sleep(0.2)
+    assert state.exists(), "no epoch finished"
+    time.sleep(0.5)  # kill inside the next epoch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = json.loads(state.read_text())["epochs_done"]
+    assert done < 3
+    resumed = train(*args)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert f"Resuming distillation after epoch {done}/3" in resumed.stdout
+    rows = (out / "metrics.csv").read_text().strip().splitlines()[1:]
+    epochs = [int(r.split(",")[0]) for r in rows]
+    assert epochs[-1] == 2 and sorted(set(epochs)) == [0, 1, 2]
+    assert not [n for n in os.listdir(out) if n.startswith(".tmp")]
+    assert np.isfinite(json.loads((out / "summary.json").read_text())["student"]["top1"])
+
+
+def test_evaluate_tool_reports_the_summary_accuracy(finished_run, tmp_path):
+    out, _ = finished_run
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "evaluate.py"), str(out / "student.keras"), "--dataset", "digits",
+                           "--json", str(tmp_path / "eval.json")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "eval.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    assert result["examples"] == 360
+    assert result["top1"] == pytest.approx(summary["student"]["top1"], abs=1e-6)
+    bad = subprocess.run([sys.executable, str(ROOT / "tools" / "evaluate.py"), str(out / "student.keras"), "--dataset", "cifar100"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert bad.returncode == 2 and "not prepared" in bad.stderr
