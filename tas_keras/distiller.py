@@ -63,6 +63,8 @@ class Distiller(keras.Model):
 
     # --- the backend-agnostic forward / loss function -------------------------------------------
     def teacher_targets(self, images):
+        if not self.method.uses_teacher:
+            return {}
         if self.teacher_size != self.student_size:
             images = ops.image.resize(images, (self.teacher_size, self.teacher_size), interpolation="bilinear")
         out = self.teacher_extractor(images, training=False)
@@ -89,6 +91,14 @@ class Distiller(keras.Model):
                 )
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """TensorFlow trainer hook. Keras' version all-reduces a data batch to trace the model, which
+        fails under MultiWorkerMirroredStrategy; the Distiller is built at construction, so only the
+        optimizer's variables remain to be created (in the strategy's scope)."""
+        if self.optimizer is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
+
     def compile_from_config(self, config):
         """Restores the optimizer (and its state, loaded next) when a saved Distiller is loaded."""
         self.compile(**keras.saving.deserialize_keras_object(config))
@@ -110,6 +120,7 @@ class Distiller(keras.Model):
         self.loss_trackers["loss"].update_state(total, sample_weight=batch_size)
         for name, value in losses.items():
             self.loss_trackers[name].update_state(value, sample_weight=batch_size)
+        logits = ops.cast(logits, "float32")  # top-k needs float32 under mixed precision
         if len(labels.shape) >= 2 and labels.shape[-1] == logits.shape[-1] and logits.shape[-1] > 1:
             labels = ops.argmax(labels, axis=-1)  # soft (mixup) labels are scored by their top class
         self.accuracy.update_state(labels, logits)

@@ -18,6 +18,11 @@ def _reduce(per_sample, reduction):
     return ops.mean(per_sample) if reduction == "mean" else per_sample
 
 
+def _float32(*tensors):
+    """Losses are computed in float32 whatever the model's dtype policy (mixed precision)."""
+    return [ops.cast(t, "float32") for t in tensors]
+
+
 def _check_temperature(temperature, what="temperature"):
     if not float(temperature) > 0:
         raise ValueError(f"{what} must be > 0; got {temperature!r}.")
@@ -32,6 +37,7 @@ def as_probabilities(labels, num_classes, dtype="float32"):
 
 def cross_entropy(labels, logits, label_smoothing=0.0, reduction="mean"):
     """Softmax cross-entropy against integer or soft labels, with optional label smoothing."""
+    (logits,) = _float32(logits)
     num_classes = logits.shape[-1]
     target = as_probabilities(labels, num_classes, logits.dtype)
     if label_smoothing:
@@ -43,6 +49,7 @@ def cross_entropy(labels, logits, label_smoothing=0.0, reduction="mean"):
 def kd_loss(teacher_logits, student_logits, temperature=4.0, reduction="mean"):
     """KL(softmax(t / T) || softmax(s / T)) * T^2 (Hinton et al. 2015), on logits, not probabilities."""
     _check_temperature(temperature)
+    teacher_logits, student_logits = _float32(teacher_logits, student_logits)
     log_t = ops.log_softmax(teacher_logits / temperature, axis=-1)
     log_s = ops.log_softmax(student_logits / temperature, axis=-1)
     per_sample = ops.sum(ops.exp(log_t) * (log_t - log_s), axis=-1) * (temperature**2)
@@ -61,7 +68,7 @@ def info_nce(query, key, temperature=0.07, symmetric=False, positive_offset=0, r
     Keys may hold more images than the queries (e.g. gathered from other replicas).
     """
     _check_temperature(temperature)
-    q, k = l2_normalize(query), l2_normalize(key)
+    q, k = (l2_normalize(t) for t in _float32(query, key))
     logits = ops.matmul(q, ops.transpose(k)) / temperature  # (B, K)
     batch = ops.shape(q)[0]
     positives = ops.arange(batch) + positive_offset
@@ -118,6 +125,7 @@ def ofa_loss(teacher_logits, student_logits, labels, eps=1.0, temperature=1.0, r
     Soft labels (mixup / cutmix) are reduced to their arg-max class, as OFA does with hard targets.
     """
     _check_temperature(temperature)
+    teacher_logits, student_logits = _float32(teacher_logits, student_logits)
     num_classes = student_logits.shape[-1]
     target = as_probabilities(labels, num_classes, student_logits.dtype)
     onehot = ops.one_hot(ops.argmax(target, axis=-1), num_classes, dtype=student_logits.dtype)
@@ -130,6 +138,7 @@ def ofa_loss(teacher_logits, student_logits, labels, eps=1.0, temperature=1.0, r
 
 def feature_mse(student_features, teacher_features, reduction="mean"):
     """FitNet's hint loss: mean squared error per sample over all feature elements."""
+    student_features, teacher_features = _float32(student_features, teacher_features)
     diff = ops.reshape(ops.square(student_features - teacher_features), (ops.shape(student_features)[0], -1))
     return _reduce(ops.mean(diff, axis=-1), reduction)
 

@@ -15,6 +15,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
 from tas_keras.config import ConfigError, list_pairs, load_config  # noqa: E402
+if os.environ.get("TAS_KERAS_FULL_TRACEBACK"):
+    import keras
+
+    keras.config.disable_traceback_filtering()
 
 
 def parse_args(argv):

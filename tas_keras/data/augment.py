@@ -42,8 +42,7 @@ class ImageAugmenter:
     def __init__(self, config: AugmentConfig, image_size: int, seed: int):
         self.config, self.size = config, image_size
         layers = []
-        if config.random_crop_padding:
-            layers.append(keras.layers.ZeroPadding2D(config.random_crop_padding))
+        if config.random_crop_padding:  # padded in __call__ with tf.pad: ZeroPadding2D is no tf.data layer
             layers.append(keras.layers.RandomCrop(image_size, image_size, seed=seed))
         if config.horizontal_flip:
             layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
@@ -59,11 +58,11 @@ class ImageAugmenter:
     def __call__(self, image, seed):
         if self.config.random_resized_crop:
             image = random_resized_crop(image, self.size, seed)
+        if self.config.random_crop_padding:
+            pad = self.config.random_crop_padding
+            image = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]])
         for layer in self.layers:
-            if isinstance(layer, keras.layers.ZeroPadding2D):
-                image = layer(image[None])[0]
-            else:
-                image = layer(image, training=True)
+            image = layer(image, training=True)
         return tf.cast(image, tf.float32)
 
 

@@ -10,7 +10,7 @@ from tas_keras.data import sources
 from tas_keras.data.augment import AugmentConfig, BatchMixer, ImageAugmenter
 
 OFFLINE_DATASETS = ("digits", "fashion_mnist")
-DATASETS = OFFLINE_DATASETS + tuple(sources.TFDS_DATASETS)
+DATASETS = OFFLINE_DATASETS + tuple(k for k in sources.TFDS_DATASETS if k not in OFFLINE_DATASETS)
 NUM_CLASSES = {"digits": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100, "imagenette": 10, "imagenet2012": 1000}
 FOLDER_PREFIX = "folder:"
 
@@ -45,7 +45,12 @@ def _source(name, split, data_dir, download):
     if name == "digits":
         x, y = sources.load_digits(split)
     elif name == "fashion_mnist":
-        x, y = sources.load_fashion_mnist(split, data_dir)
+        try:
+            x, y = sources.load_fashion_mnist(split, data_dir)
+        except sources.DatasetUnavailable:
+            if not download:
+                raise
+            return sources.tfds_dataset("fashion_mnist", split, data_dir, download), NUM_CLASSES[name], -1, None
     elif name.startswith(FOLDER_PREFIX):
         ds, classes, count = sources.folder_dataset(name[len(FOLDER_PREFIX):], split)
         return ds, classes, count, None

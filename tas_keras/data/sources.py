@@ -20,7 +20,7 @@ FASHION_FILES = {
 }
 DEBIAN_FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 KERAS_FASHION_DIR = os.path.join(os.path.expanduser("~"), ".keras", "datasets", "fashion-mnist")
-TFDS_DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenette": "imagenette/320px-v2", "imagenet2012": "imagenet2012"}
+TFDS_DATASETS = {"fashion_mnist": "fashion_mnist", "cifar10": "cifar10", "cifar100": "cifar100", "imagenette": "imagenette/320px-v2", "imagenet2012": "imagenet2012"}
 # mean / std per dataset, on [0, 1] pixels
 NORMALIZATION = {
     "digits": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
@@ -92,7 +92,8 @@ def load_fashion_mnist(split, data_dir=None):
         f"Fashion-MNIST {split} files ({image_file}, {label_file}) not found in:\n  {searched}\n"
         "Get them one of three ways: (1) pass --data-dir with the four IDX .gz files; "
         "(2) `apt-get install dataset-fashion-mnist` (installs them under /usr/share/datasets/fashion-mnist); "
-        "(3) online, `python -c \"import keras; keras.datasets.fashion_mnist.load_data()\"` fills Keras' cache."
+        "(3) online, `python -c \"import keras; keras.datasets.fashion_mnist.load_data()\"` fills Keras' cache, "
+        "or pass --download to read tfds' fashion_mnist."
     )
 
 

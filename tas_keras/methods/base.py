@@ -56,6 +56,7 @@ class Method(keras.layers.Layer):
     method_name = None
     defaults = {"w_ce": 1.0, "label_smoothing": 0.0}
     global_targets = ()
+    uses_teacher = True  # False: the Distiller skips the teacher's forward pass entirely
 
     def __init__(self, pair, options=None, **kwargs):
         super().__init__(**kwargs)

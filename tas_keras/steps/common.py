@@ -13,7 +13,7 @@ def total_loss(losses):
 def eval_metrics(distiller, data):
     """Student-only evaluation: loss = cross-entropy on the labels, acc, top5."""
     x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-    logits = distiller(x, training=False)
+    logits = ops.cast(distiller(x, training=False), "float32")
     tracked = (distiller.loss_trackers["loss"], distiller.accuracy, distiller.top5)
     tracked[0].update_state(cross_entropy(y, logits), sample_weight=ops.shape(logits)[0])
     tracked[1].update_state(y, logits)

@@ -56,8 +56,17 @@ def train_step(distiller, data):
     scale = tf.cast(batch, tf.float32) / tf.cast(global_batch, tf.float32)
     losses, total, logits, grads = _forward_backward(distiller)(x, y, targets, offset, scale)
     distiller.optimizer.apply(grads, distiller.trainable_variables)
-    return distiller.update_metrics(losses, total, y, logits, batch)
+    return _for_keras_reduction(distiller.update_metrics(losses, total, y, logits, batch))
 
 
 def test_step(distiller, data):
-    return eval_metrics(distiller, data)
+    return _for_keras_reduction(eval_metrics(distiller, data))
+
+
+def _for_keras_reduction(logs):
+    """Keras reduces the logs of a MultiWorkerMirroredStrategy step with reduce(MEAN, axis=0), which
+    fails on scalars; the values (global metric results) are the same on every replica, so give
+    them an axis of length 1."""
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return {k: tf.reshape(v, (1,)) for k, v in logs.items()}
+    return logs

@@ -13,8 +13,8 @@ def distribution_scope(name):
 
     auto: MirroredStrategy when TensorFlow sees more than one GPU, else the default strategy;
     mirrored: MirroredStrategy over all visible devices; multi_worker: MultiWorkerMirroredStrategy
-    from TF_CONFIG; none: the default. Under JAX, auto / mirrored use keras.distribution.DataParallel
-    when more than one device is visible."""
+    from TF_CONFIG; none: the default. Under JAX, keras.distribution.DataParallel over the visible
+    devices: with auto when there are several accelerators, with mirrored whenever there are several."""
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}; valid: {STRATEGIES}.")
     backend = keras.backend.backend()
@@ -22,7 +22,8 @@ def distribution_scope(name):
         if name == "multi_worker":
             raise ValueError("strategy 'multi_worker' needs the TensorFlow backend (KERAS_BACKEND=tensorflow).")
         devices = keras.distribution.list_devices()
-        if name in ("auto", "mirrored") and len(devices) > 1:
+        accelerators = [d for d in devices if not d.lower().startswith("cpu")]
+        if (name == "mirrored" and len(devices) > 1) or (name == "auto" and len(accelerators) > 1):
             keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
         return contextlib.nullcontext, 1 if name == "none" else max(1, len(devices))
     if backend != "tensorflow":

@@ -185,3 +185,20 @@ def test_construction_errors_name_the_bad_value_and_the_choices():
         Distiller(keras.Sequential([keras.layers.Dense(10)]), tiny("mlp"))
     with pytest.raises(ValueError, match="no `loss`"):
         Distiller(tiny("cnn"), tiny("mlp")).compile(optimizer="adam", loss="mse")
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", pytest.param("mixed_float16", marks=pytest.mark.heavy)])
+def test_mixed_precision_fits_with_float32_losses(policy):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas")
+        distiller.compile(optimizer="adam", run_eagerly=True)  # dtype handling, not compilation, is tested here
+        assert distiller.student.layers[-1].compute_dtype == policy.split("_")[1]
+        x, y = tiny_data()
+        history = distiller.fit(x, y, batch_size=4, verbose=0).history
+        assert all(np.isfinite(v).all() for v in history.values())
+        if policy == "mixed_float16":
+            assert isinstance(distiller.optimizer, keras.optimizers.LossScaleOptimizer)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -37,9 +37,18 @@ FAMILIES = {
 }
 
 
-# Paper-size models train slowly even at 32x32: their training-step check is "heavy" (TensorFlow
-# run only); the small variants run it on every backend.
-TRAIN_CASES = [pytest.param(n, marks=pytest.mark.heavy) if "micro" not in n else n for n in ALL_MODELS]
+# The training-step check runs on the small (micro) variants: they share every layer and block with
+# the paper-size variants of their class, and a test below keeps each class covered.
+TRAIN_CASES = [n for n in ALL_MODELS if "micro" in n]
+
+
+def concrete_backbones(cls=tas_keras.Backbone):
+    found = set()
+    for sub in cls.__subclasses__():
+        found |= concrete_backbones(sub)
+        if not sub.__name__.startswith("_"):
+            found.add(sub)
+    return found
 
 
 def trainable_count(model):
@@ -110,6 +119,11 @@ def test_one_training_step_lowers_the_loss(name):
     # train_on_batch returns the training-mode loss before its update (BatchNorm on batch statistics).
     losses = [float(model.train_on_batch(x, y)) for _ in range(6)]
     assert losses[-1] < losses[0], losses
+
+
+def test_every_backbone_class_has_a_small_variant_for_the_training_check():
+    covered = {type(tas_keras.create_model(n, num_classes=NUM_CLASSES)) for n in TRAIN_CASES}
+    assert covered == concrete_backbones()
 
 
 def test_drop_path_only_acts_in_training():

@@ -125,3 +125,39 @@ def test_evaluate_tool_reports_the_summary_accuracy(finished_run, tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "tools" / "evaluate.py"), str(out / "student.keras"), "--dataset", "cifar100"],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert bad.returncode == 2 and "not prepared" in bad.stderr
+
+
+def free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_train_with_multi_worker_mirrored_strategy_on_loopback(finished_run, tmp_path):
+    teacher = finished_run[0] / "teacher.keras"
+    workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    out = tmp_path / "convnext_mlp" / "multi_worker"
+    args = [str(ROOT / "tools" / "train.py"), *FAST, "--epochs", "1", "--no-xla", "--strategy", "multi_worker",
+            "--teacher", str(teacher), "--output-dir", str(out), "--method", "tas"]
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        env = dict(os.environ, TF_CONFIG=tf_config, PYTHONUNBUFFERED="1")
+        procs.append(subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=600)[0])
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    assert "2 replica(s)" in outputs[0] and "2 replica(s)" in outputs[1]
+    summary = json.loads((out / "summary.json").read_text())  # written by the chief (worker 0) only
+    assert summary["replicas"] == 2 and np.isfinite(summary["student"]["top1"])
