@@ -15,7 +15,6 @@ Peak host memory is the process's maximum resident set size after each measureme
 """
 
 import argparse
-import json
 import os
 import resource
 import statistics
