@@ -60,6 +60,7 @@ class DataConfig:
     data_dir: typing.Optional[str] = None
     train_subset: typing.Optional[int] = None  # a fixed class-balanced subset of the training split
     download: bool = False  # let tfds download (never on by default: offline machines fail fast)
+    deterministic: bool = True  # false: augment in parallel threads (GPU speed; not reproducible bit for bit)
 
 
 @dataclass
@@ -78,7 +79,7 @@ class RunConfig:
     student_training: TrainConfig = field(default_factory=TrainConfig)
     distiller: DistillerConfig = field(default_factory=DistillerConfig)
     precision: str = "float32"
-    xla: bool = True
+    xla: typing.Any = "auto"  # true / false / "auto" (on with a GPU, off on CPU: see Distiller)
     strategy: str = "auto"
     seed: int = 0
 
@@ -208,6 +209,8 @@ def validate(config):
     unknown = sorted(set(config.distiller.options) - set(cls.defaults))
     if unknown:
         raise ConfigError(f"distiller: unknown option(s) {unknown} for method {config.distiller.method!r}; valid: {sorted(cls.defaults)}.")
+    if config.xla not in (True, False, "auto") or type(config.xla) not in (bool, str):
+        raise ConfigError(f"xla: {config.xla!r} is not one of true, false, auto.")
     for key, value, valid in (("precision", config.precision, PRECISIONS), ("strategy", config.strategy, STRATEGIES)):
         if value not in valid:
             raise ConfigError(f"{key}: {value!r} is not one of {valid}.")

@@ -30,6 +30,20 @@ def _check_pair(teacher, student):
         )
 
 
+XLA_CHOICES = (True, False, "auto")
+
+
+def resolve_xla(xla):
+    """True / False as given; "auto": on when a GPU or TPU is visible to Keras, off on CPU only."""
+    if isinstance(xla, str) and xla.lower() in ("auto", "on", "off"):
+        xla = {"auto": "auto", "on": True, "off": False}[xla.lower()]
+    if xla not in XLA_CHOICES or isinstance(xla, (int, float)) and not isinstance(xla, bool):
+        raise ValueError(f"xla={xla!r} is not valid; choose one of True, False, 'auto'.")
+    if xla == "auto":
+        return any(not d.lower().startswith("cpu") for d in keras.distribution.list_devices())
+    return xla
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Distiller(keras.Model):
     """Distiller(teacher, student, method="tas", **method_options).
@@ -38,10 +52,12 @@ class Distiller(keras.Model):
     student's, images are resized for it (bilinear) inside the step. `xla=True` compiles the
     per-replica forward + backward with XLA on the TensorFlow backend (leave `jit_compile` of
     `compile()` at its default: the Distiller turns it off, since fit-level XLA breaks under
-    MirroredStrategy with several replicas).
+    MirroredStrategy with several replicas). `xla="auto"` (default) turns it on when an accelerator
+    is visible and off on CPU, where TensorFlow's oneDNN kernels beat XLA's convolutions
+    (measured with tools/benchmark.py; see the README's speed table).
     """
 
-    def __init__(self, teacher, student, method="tas", xla=True, **method_options):
+    def __init__(self, teacher, student, method="tas", xla="auto", **method_options):
         name = method_options.pop("name", f"{method}_distiller")
         super().__init__(name=name)
         _check_pair(teacher, student)
@@ -49,7 +65,8 @@ class Distiller(keras.Model):
         self.teacher.trainable = False
         self.student = student
         self.method_name = method
-        self.xla = bool(xla)
+        self.xla_option = xla
+        self.xla = resolve_xla(xla)
         self.teacher_size = int(teacher.input_shape[1])
         self.student_size = int(student.input_shape[1])
         self.teacher_extractor = feature_extractor(teacher)
@@ -59,6 +76,7 @@ class Distiller(keras.Model):
         self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="acc")
         self.top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, int(student.output_shape[-1])), name="top5")
+        self.trace_count = 0  # Python executions of train_step (see train_step)
         self.built = True  # every part is built above
 
     # --- the backend-agnostic forward / loss function -------------------------------------------
@@ -81,7 +99,10 @@ class Distiller(keras.Model):
     def call(self, images, training=False):
         return self.student(images, training=training)
 
-    def compile(self, optimizer="adam", jit_compile=False, **kwargs):
+    def compile(self, optimizer="adam", jit_compile="auto", **kwargs):
+        """jit_compile="auto": jax.jit on JAX (its only compiled path; op-by-op execution is slow and
+        deadlocks in cross-device all-reduces under DataParallel); off on TensorFlow, where `xla`
+        compiles the per-replica step instead; off on torch (torch.compile is slow on CPU)."""
         # The method defines the losses and the Distiller logs every term, acc and top5 itself.
         for key in ("loss", "loss_weights", "metrics", "weighted_metrics"):
             if kwargs.get(key) is not None:
@@ -89,6 +110,8 @@ class Distiller(keras.Model):
                     f"Distiller.compile() takes no `{key}`: the method defines the losses, and loss terms, "
                     "acc and top5 are logged automatically."
                 )
+        if jit_compile == "auto":
+            jit_compile = keras.backend.backend() == "jax" and not kwargs.get("run_eagerly")
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -101,7 +124,9 @@ class Distiller(keras.Model):
 
     def compile_from_config(self, config):
         """Restores the optimizer (and its state, loaded next) when a saved Distiller is loaded."""
-        self.compile(**keras.saving.deserialize_keras_object(config))
+        config = dict(keras.saving.deserialize_keras_object(config))
+        config.pop("jit_compile", None)  # resolved again for the backend that loads it
+        self.compile(**config)
         self.optimizer.build(self.trainable_variables)
 
     def _symbolic_loss_names(self):
@@ -128,6 +153,9 @@ class Distiller(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, *args):
+        # Python runs this once per trace under tf.function / jax.jit (every step only when eager):
+        # a count that grows after the first step means retracing.
+        self.trace_count += 1
         return train_step_for_backend()(self, *args)
 
     def test_step(self, *args):
@@ -158,7 +186,7 @@ class Distiller(keras.Model):
             "teacher": keras.saving.serialize_keras_object(self.teacher),
             "student": keras.saving.serialize_keras_object(self.student),
             "method": self.method_name,
-            "xla": self.xla,
+            "xla": self.xla_option,  # "auto" resolves again where the model is loaded
             **self.method.options,
         }
 

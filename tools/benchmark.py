@@ -2,16 +2,22 @@
 
     python tools/benchmark.py --pair convnext_mlp --profile small --method tas --batch-size 128 --steps 30
     python tools/benchmark.py --pair convnext_mlp --image-size 224 --batch-size 64 --xla both --json bench.json
+    python tools/benchmark.py --pair convnext_mlp --profile small --replicas 1 2 --xla off
 
-For XLA off / on it measures, on random images (models at random init; speed does not depend on it):
-  teacher_forward  the frozen teacher alone (inference mode)
+For each replica count and XLA off / on it measures, on random images (models at random init; speed
+does not depend on it):
+  teacher_forward  the frozen teacher alone (inference mode; one replica only)
   student_step     the student's own training step (method "scratch": the teacher is not run)
   distill_step     the full step of the chosen method (teacher + student + assistants + losses)
   overhead         distill_step - teacher_forward - student_step: what the method adds on top
 Each is the median over --steps timed steps after --warmup steps; the first call's extra time is
-reported as compile time. FLOPs come from TensorFlow's graph profiler (forward passes; a training step
-costs about 3x its forward), so achieved GFLOP/s can be set against the machine's matmul ceiling.
-Peak host memory is the process's maximum resident set size after each measurement.
+reported as compile time. `traces` counts retracings of the step during the timed steps (must be 0).
+Replicas: GPUs when the machine has enough, else logical CPU devices (MirroredStrategy on TensorFlow,
+keras.distribution.DataParallel on JAX); logical CPU devices share the same cores, so they show the
+cost of replication, not a speed-up. FLOPs come from TensorFlow's graph profiler: the forward passes
+of teacher and student, and the whole forward + backward of the distillation step (assistants and
+losses included), so achieved GFLOP/s can be set against the machine's matmul ceiling. Memory: peak
+resident host memory of the process, and the peak device memory of each part on GPUs.
 """
 
 import argparse
@@ -35,6 +41,7 @@ def parse_args(argv):
     p.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps after the first (compiling) one")
     p.add_argument("--xla", choices=["on", "off", "both"], default="both")
+    p.add_argument("--replicas", nargs="+", type=int, default=[1], help="replica counts to measure, e.g. 1 2 (default 1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides, as in train.py")
     p.add_argument("--json", help="write the results to this JSON file")
     return p.parse_args(argv)
@@ -44,11 +51,88 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def time_calls(fn, steps, warmup):
+def configure_devices(replicas):
+    """Before the backend starts: enough logical CPU devices for the largest replica count when the
+    machine lacks that many GPUs. Returns an error message or None."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if replicas <= 1:
+        return None
+    if backend == "jax":
+        flag = f"--xla_force_host_platform_device_count={replicas}"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
+        return None
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus and len(gpus) < replicas:
+            return f"--replicas {replicas} needs {replicas} GPUs; this machine has {len(gpus)}."
+        if not gpus:
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+        return None
+    return f"--replicas above 1 is measured on the tensorflow and jax backends; this is {backend}."
+
+
+def replica_scope(replicas):
+    """A context in which models and steps run data-parallel over `replicas` devices."""
+    import contextlib
+
+    import keras
+
+    if replicas == 1:
+        return contextlib.nullcontext()
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        kind = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
+        devices = [d.name for d in tf.config.list_logical_devices(kind)][:replicas]
+        return tf.distribute.MirroredStrategy(devices).scope()
+    devices = keras.distribution.list_devices()[:replicas]
+    return keras.distribution.DataParallel(devices=devices).scope()
+
+
+class DeviceMemory:
+    """Peak device memory (MiB) since the last reset, on the first GPU; None on CPU-only machines."""
+
+    def __init__(self):
+        import keras
+
+        self.backend = keras.backend.backend()
+        self.gpu = any(d.startswith("gpu") for d in keras.distribution.list_devices())
+
+    def reset(self):
+        if self.gpu and self.backend == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.experimental.reset_memory_stats("GPU:0")
+
+    def peak_mib(self):
+        if not self.gpu:
+            return None
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+        if self.backend == "jax":
+            import jax
+
+            stats = jax.devices()[0].memory_stats() or {}
+            return stats.get("peak_bytes_in_use", 0) / 2**20  # since start (JAX has no reset)
+        if self.backend == "torch":
+            import torch
+
+            return torch.cuda.max_memory_allocated() / 2**20
+        return None
+
+
+def time_calls(fn, steps, warmup, after_first=None):
     """(compile seconds beyond a normal step, median step seconds, all step times)."""
     start = time.perf_counter()
     fn()
     first = time.perf_counter() - start
+    if after_first is not None:
+        after_first()
     for _ in range(warmup):
         fn()
     times = []
@@ -77,6 +161,29 @@ def forward_gflops(model, batch, size):
     return info.total_float_ops / 1e9
 
 
+def step_gflops(distiller, batch):
+    """FLOPs of one distillation step's forward + backward (teacher, student, method modules and
+    losses; the optimizer update excluded), from TensorFlow's graph profiler (None off TensorFlow)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    def forward_backward(x, y):
+        with tf.GradientTape() as tape:
+            targets = distiller.teacher_targets(x)
+            losses, _ = distiller.compute_losses(x, y, targets, 0, training=True)
+            total = sum(losses.values())
+        return tape.gradient(total, distiller.trainable_variables)
+
+    size = distiller.student_size
+    fn = tf.function(forward_backward).get_concrete_function(tf.TensorSpec((batch, size, size, 3), tf.float32), tf.TensorSpec((batch,), tf.int32))
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    return tf.compat.v1.profiler.profile(graph=fn.graph, options=opts).total_float_ops / 1e9
+
+
 def build_distiller(config, method, size, xla):
     import keras
 
@@ -92,28 +199,39 @@ def build_distiller(config, method, size, xla):
     return distiller
 
 
-def measure(config, method, size, batch, xla, steps, warmup):
+def measure(config, method, size, batch, xla, steps, warmup, replicas, memory):
     import keras
     import numpy as np
 
     rng = np.random.default_rng(0)
-    x = keras.ops.convert_to_tensor(rng.normal(size=(batch, size, size, 3)).astype("float32"))
-    y = keras.ops.convert_to_tensor(rng.integers(0, 10, size=(batch,)))
-    result = {"xla": xla}
-    distiller = build_distiller(config, method, size, xla)
-    teacher_fn = _teacher_forward(distiller, xla)
-    for name, fn in (
-        ("teacher_forward", lambda: keras.ops.convert_to_numpy(teacher_fn(x)[0, 0])),
-        ("distill_step", lambda: distiller.train_on_batch(x, y)),
-    ):
-        compile_s, median, _ = time_calls(fn, steps, warmup)
-        result[name] = {"median_s": median, "images_per_s": batch / median, "compile_s": compile_s, "peak_rss_mib": peak_rss_mib()}
-    scratch = build_distiller(config, "scratch", size, xla)
-    compile_s, median, _ = time_calls(lambda: scratch.train_on_batch(x, y), steps, warmup)
-    result["student_step"] = {"median_s": median, "images_per_s": batch / median, "compile_s": compile_s, "peak_rss_mib": peak_rss_mib()}
-    parts = result["teacher_forward"]["median_s"] + result["student_step"]["median_s"]
-    result["overhead"] = {"median_s": result["distill_step"]["median_s"] - parts,
-                          "share": 1.0 - parts / result["distill_step"]["median_s"]}
+    x_host = rng.normal(size=(batch, size, size, 3)).astype("float32")
+    y_host = rng.integers(0, 10, size=(batch,))
+    # one replica: device tensors (no host transfer in the timed loop); several: the strategy splits the batch
+    x, y = (keras.ops.convert_to_tensor(x_host), keras.ops.convert_to_tensor(y_host)) if replicas == 1 else (x_host, y_host)
+    result = {"xla": xla, "replicas": replicas}
+
+    def timed(name, fn, distiller=None):
+        memory.reset()
+        compiled = []  # the trace count once the first call has traced (once per replica)
+        probe = (lambda: compiled.append(distiller.trace_count)) if distiller is not None else None
+        compile_s, median, _ = time_calls(fn, steps, warmup, probe)
+        result[name] = {"median_s": median, "images_per_s": batch / median, "compile_s": compile_s,
+                        "peak_rss_mib": peak_rss_mib(), "device_peak_mib": memory.peak_mib()}
+        if distiller is not None:  # traces after the first call: retracing between steps
+            result[name]["traces"] = distiller.trace_count - compiled[0]
+
+    with replica_scope(replicas):
+        distiller = build_distiller(config, method, size, xla)
+        if replicas == 1:
+            teacher_fn = _teacher_forward(distiller, xla)
+            timed("teacher_forward", lambda: keras.ops.convert_to_numpy(teacher_fn(x)[0, 0]))
+        timed("distill_step", lambda: distiller.train_on_batch(x, y), distiller)
+        scratch = build_distiller(config, "scratch", size, xla)
+        timed("student_step", lambda: scratch.train_on_batch(x, y), scratch)
+    if "teacher_forward" in result:
+        parts = result["teacher_forward"]["median_s"] + result["student_step"]["median_s"]
+        result["overhead"] = {"median_s": result["distill_step"]["median_s"] - parts,
+                              "share": 1.0 - parts / result["distill_step"]["median_s"]}
     return result, distiller
 
 
@@ -125,6 +243,10 @@ def _teacher_forward(distiller, xla):
         import tensorflow as tf
 
         return tf.function(lambda x: teacher(x, training=False), jit_compile=xla)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(lambda x: teacher(x, training=False))
     return lambda x: teacher(x, training=False)
 
 
@@ -133,7 +255,7 @@ def input_pipeline_rate(config, size, batch, batches=20):
     from tas_keras.data import build_dataset
 
     ds, _ = build_dataset(config.data.dataset, "train", size, batch, augment=config.student_training.augment,
-                          data_dir=config.data.data_dir, subset=config.data.train_subset)
+                          data_dir=config.data.data_dir, subset=config.data.train_subset, deterministic=config.data.deterministic)
     it = iter(ds.repeat())
     next(it)
     start = time.perf_counter()
@@ -144,6 +266,13 @@ def input_pipeline_rate(config, size, batch, batches=20):
 
 def main(argv=None):
     args = parse_args(argv)
+    if min(args.replicas) < 1:
+        print(f"error: --replicas must be >= 1; got {args.replicas}.", file=sys.stderr)
+        return 2
+    problem = configure_devices(max(args.replicas))
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     import keras
 
     from tas_keras.config import ConfigError, load_config
@@ -154,20 +283,24 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 2
     method = args.method or config.distiller.method
+    keras.mixed_precision.set_global_policy(config.precision)  # --set precision=mixed_bfloat16 etc.
     size = args.image_size or config.data.image_size
     modes = {"on": [True], "off": [False], "both": [False, True]}[args.xla]
     if keras.backend.backend() != "tensorflow":
         modes = [False]  # XLA on/off is a TensorFlow-step switch; JAX always jits, torch runs eagerly
     report = {"pair": config.pair, "profile": args.profile, "method": method, "image_size": size, "batch_size": args.batch_size,
-              "backend": keras.backend.backend(), "teacher": config.teacher.name, "student": config.student.name,
-              "cpu_count": os.cpu_count(), "runs": []}
+              "backend": keras.backend.backend(), "precision": config.precision, "teacher": config.teacher.name, "student": config.student.name,
+              "cpu_count": os.cpu_count(), "devices": keras.distribution.list_devices(), "runs": []}
+    memory = DeviceMemory()
     distiller = None
-    for xla in modes:
-        result, distiller = measure(config, method, size, args.batch_size, xla, args.steps, args.warmup)
-        report["runs"].append(result)
+    for replicas in args.replicas:
+        for xla in modes:
+            result, distiller = measure(config, method, size, args.batch_size, xla, args.steps, args.warmup, replicas, memory)
+            report["runs"].append(result)
     report["gflops_per_batch"] = {
         "teacher_forward": forward_gflops(distiller.teacher, args.batch_size, distiller.teacher_size),
         "student_forward": forward_gflops(distiller.student, args.batch_size, size),
+        "distill_step": step_gflops(distiller, args.batch_size),
     }
     try:
         report["input_pipeline_images_per_s"] = input_pipeline_rate(config, size, args.batch_size)
@@ -185,22 +318,28 @@ def main(argv=None):
 def print_table(report):
     flops = report["gflops_per_batch"]
     print(f"\n{report['teacher']} -> {report['student']}, method {report['method']}, {report['image_size']}x{report['image_size']}, "
-          f"batch {report['batch_size']}, backend {report['backend']}, {report['cpu_count']} CPUs")
-    print(f"{'xla':<5}{'part':<17}{'ms/step':>9}{'img/s':>9}{'compile s':>11}{'peak MiB':>10}")
+          f"batch {report['batch_size']}, backend {report['backend']}, {report['precision']}, {report['cpu_count']} CPUs, devices {report['devices']}")
+    gpu = any(r[p].get("device_peak_mib") for r in report["runs"] for p in ("student_step", "distill_step"))
+    print(f"{'repl':<5}{'xla':<5}{'part':<17}{'ms/step':>9}{'img/s':>9}{'compile s':>11}{'host MiB':>10}"
+          + (f"{'dev MiB':>9}" if gpu else "") + f"{'traces':>8}")
     for run in report["runs"]:
+        head = f"{run['replicas']:<5}{'on' if run['xla'] else 'off':<5}"
         for part in ("teacher_forward", "student_step", "distill_step"):
+            if part not in run:
+                continue
             r = run[part]
-            print(f"{'on' if run['xla'] else 'off':<5}{part:<17}{1000 * r['median_s']:>9.1f}{r['images_per_s']:>9.0f}"
-                  f"{r['compile_s']:>11.1f}{r['peak_rss_mib']:>10.0f}")
-        o = run["overhead"]
-        print(f"{'on' if run['xla'] else 'off':<5}{'overhead':<17}{1000 * o['median_s']:>9.1f}{'':>9}{'':>11}{'':>10}  ({100 * o['share']:.0f}% of the step)")
+            dev = f"{r['device_peak_mib'] or 0:>9.0f}" if gpu else ""
+            traces = "" if r.get("traces") is None else r["traces"]
+            print(f"{head}{part:<17}{1000 * r['median_s']:>9.1f}{r['images_per_s']:>9.0f}{r['compile_s']:>11.1f}"
+                  f"{r['peak_rss_mib']:>10.0f}{dev}{traces:>8}")
+        if "overhead" in run:
+            o = run["overhead"]
+            print(f"{head}{'overhead':<17}{1000 * o['median_s']:>9.1f}  ({100 * o['share']:.0f}% of the step)")
     if flops["teacher_forward"] is not None:
         best = min(r["distill_step"]["median_s"] for r in report["runs"])
-        # a training step ~ 3x its forward FLOPs (forward + two backward matmuls); the teacher runs forward only
-        step_gflops = flops["teacher_forward"] + 3 * flops["student_forward"]
-        print(f"forward GFLOP/batch: teacher {flops['teacher_forward']:.2f}, student {flops['student_forward']:.2f}; "
-              f"teacher + student training ~{step_gflops:.2f} GFLOP/step -> {step_gflops / best:.1f} GFLOP/s "
-              "achieved by the fastest distill step (assistants not counted)")
+        print(f"GFLOP per batch: teacher forward {flops['teacher_forward']:.2f}, student forward {flops['student_forward']:.2f}, "
+              f"whole distillation step (forward + backward) {flops['distill_step']:.2f} -> {flops['distill_step'] / best:.1f} GFLOP/s "
+              "achieved by the fastest distill step")
     if report.get("input_pipeline_images_per_s"):
         print(f"input pipeline alone: {report['input_pipeline_images_per_s']:.0f} images/s")
 

@@ -36,7 +36,8 @@ def parse_args(argv):
     p.add_argument("--train-subset", type=int, help="train on a fixed class-balanced subset of this many images")
     p.add_argument("--output-dir", help="run folder (default runs/<pair>[-<profile>]/<dataset>-<method>)")
     p.add_argument("--strategy", choices=["auto", "mirrored", "multi_worker", "none"], help="distribution (default auto)")
-    p.add_argument("--no-xla", action="store_true", help="run the step without XLA")
+    p.add_argument("--xla", choices=["auto", "on", "off"], help="XLA for the training step (default auto: on with a GPU, off on CPU)")
+    p.add_argument("--no-xla", action="store_true", help="same as --xla off")
     p.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"])
     p.add_argument("--seed", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -54,8 +55,10 @@ def overrides_from(args):
             sets.append(f"{key}={value}")
     if args.batch_size is not None:
         sets += [f"teacher_training.batch_size={args.batch_size}", f"student_training.batch_size={args.batch_size}"]
-    if args.no_xla:
+    if args.no_xla or args.xla == "off":
         sets.append("xla=false")
+    elif args.xla:
+        sets.append(f"xla={'true' if args.xla == 'on' else 'auto'}")
     if args.download:
         sets.append("data.download=true")
     return sets + list(args.set)

@@ -63,11 +63,14 @@ def normalization(name):
     return sources.NORMALIZATION.get(name, sources.IMAGENET_NORMALIZATION)
 
 
-def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, data_dir=None, download=False, subset=None, shuffle=None):
+def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, data_dir=None, download=False, subset=None, shuffle=None,
+                  deterministic=True):
     """Returns (tf.data.Dataset of (images float32 NHWC normalised, labels), DatasetInfo).
 
     subset: keep a fixed class-balanced subset of this many examples (offline datasets) or the first
     `subset` examples (tfds / folders). augment: an AugmentConfig for training, None for evaluation.
+    deterministic=False augments in parallel threads: several times faster on many cores, but the
+    random draws then depend on thread timing.
     """
     check_dataset_name(name)
     raw, num_classes, count, labels = _source(name, split, data_dir, download)
@@ -95,10 +98,12 @@ def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, dat
         return augmenter(image, tf.stack([tf.cast(seed, tf.int64), index])), label
 
     ds = ds.enumerate().map(lambda i, ex: (i, resize(ex)), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if augmenter is not None:
+    if augmenter is not None and deterministic:
         # Sequential: keras' random layers draw from a stateful seed generator, so only a fixed call
         # order makes the augmentation reproducible for a seed.
         ds = ds.map(augment_image)
+    elif augmenter is not None:
+        ds = ds.map(augment_image, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
     else:
         ds = ds.map(lambda i, ex: ex)
     ds = ds.map(lambda image, label: ((image - mean) / std, label), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

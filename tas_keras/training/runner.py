@@ -17,11 +17,11 @@ import keras
 import tas_keras
 from tas_keras.config import save_config
 from tas_keras.data import build_dataset
+from tas_keras.distiller import resolve_xla
 from tas_keras.losses import ClassificationLoss
 from tas_keras.training.checkpoint import EpochCheckpoint, atomic_json, atomic_write
 from tas_keras.training.optim import build_optimizer
 from tas_keras.training.strategy import distribution_scope, is_chief
-
 
 VERBOSE = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, one line per epoch in logs
 
@@ -69,8 +69,9 @@ def teacher_fingerprint(config):
 
 def _datasets(config, stage, image_size):
     train_cfg = getattr(config, stage)
-    common = dict(image_size=image_size, batch_size=train_cfg.batch_size, data_dir=config.data.data_dir, download=config.data.download)
-    train, info = build_dataset(config.data.dataset, "train", augment=train_cfg.augment, seed=config.seed, subset=config.data.train_subset, **common)
+    common = {"image_size": image_size, "batch_size": train_cfg.batch_size, "data_dir": config.data.data_dir, "download": config.data.download}
+    train, info = build_dataset(config.data.dataset, "train", augment=train_cfg.augment, seed=config.seed, subset=config.data.train_subset,
+                                deterministic=config.data.deterministic, **common)
     test, test_info = build_dataset(config.data.dataset, "test", **common)
     return train, test, info, test_info
 
@@ -83,6 +84,13 @@ def _loggers(folder, csv_name, chief, tensorboard=False):
     if tensorboard:
         loggers.append(keras.callbacks.TensorBoard(str(pathlib.Path(folder, "tensorboard")), write_graph=False))
     return loggers
+
+
+def _teacher_jit(config):
+    """JAX always jits (eager steps are slow and deadlock under DataParallel); TensorFlow follows
+    `xla`; torch runs eagerly (torch.compile is slow on CPU)."""
+    backend = keras.backend.backend()
+    return backend == "jax" or (backend == "tensorflow" and resolve_xla(config.xla))
 
 
 def train_teacher(config, folder, scope, log):
@@ -103,7 +111,7 @@ def train_teacher(config, folder, scope, log):
                 optimizer=build_optimizer(cfg.optimizer, max(1, info.batches), cfg.epochs),
                 loss=ClassificationLoss(cfg.label_smoothing),
                 metrics=[] if mixing else [keras.metrics.SparseCategoricalAccuracy(name="acc")],
-                jit_compile=config.xla and keras.backend.backend() != "torch",
+                jit_compile=_teacher_jit(config),
             )
     if done:
         log(f"Resuming teacher training after epoch {done}/{cfg.epochs}.")

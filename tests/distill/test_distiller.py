@@ -185,6 +185,25 @@ def test_construction_errors_name_the_bad_value_and_the_choices():
         Distiller(keras.Sequential([keras.layers.Dense(10)]), tiny("mlp"))
     with pytest.raises(ValueError, match="no `loss`"):
         Distiller(tiny("cnn"), tiny("mlp")).compile(optimizer="adam", loss="mse")
+    with pytest.raises(ValueError, match=r"xla='yes'.*True, False, 'auto'"):
+        Distiller(tiny("cnn"), tiny("mlp"), xla="yes")
+
+
+def test_the_compiled_step_is_traced_once(seeded):
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas")
+    distiller.compile(optimizer="adam")
+    x, y = tiny_data()
+    distiller.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    first = distiller.trace_count
+    distiller.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    assert first >= 1 and distiller.trace_count == first  # later steps and epochs reuse the compiled step
+
+
+def test_xla_auto_is_on_only_with_an_accelerator():
+    accelerator = any(not d.startswith("cpu") for d in keras.distribution.list_devices())
+    distiller = Distiller(tiny("cnn"), tiny("mlp"))
+    assert distiller.xla is accelerator and distiller.get_config()["xla"] == "auto"
+    assert Distiller(tiny("cnn"), tiny("mlp"), xla=True).xla is True
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", pytest.param("mixed_float16", marks=pytest.mark.heavy)])

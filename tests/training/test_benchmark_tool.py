@@ -12,14 +12,20 @@ def test_benchmark_reports_the_step_breakdown(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--pair", "convnext_mlp", "--profile", "small",
-         "--method", "kd", "--batch-size", "16", "--steps", "2", "--warmup", "0", "--xla", "off", "--json", str(out)],
+         "--method", "kd", "--batch-size", "16", "--steps", "2", "--warmup", "0", "--xla", "off", "--replicas", "1", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
-    (run,) = report["runs"]
+    one, two = report["runs"]
+    assert (one["replicas"], two["replicas"]) == (1, 2) and len(report["devices"]) == 2
     for part in ("teacher_forward", "student_step", "distill_step"):
-        assert run[part]["median_s"] > 0 and run[part]["images_per_s"] > 0 and run[part]["peak_rss_mib"] > 0
-    assert report["gflops_per_batch"]["teacher_forward"] > 0 and report["gflops_per_batch"]["student_forward"] > 0
+        assert one[part]["median_s"] > 0 and one[part]["images_per_s"] > 0 and one[part]["peak_rss_mib"] > 0
+    for run in (one, two):
+        assert run["distill_step"]["traces"] == 0 and run["student_step"]["traces"] == 0  # no retracing between steps
+    assert "teacher_forward" not in two and two["distill_step"]["median_s"] > 0
+    flops = report["gflops_per_batch"]
+    assert flops["teacher_forward"] > 0 and flops["student_forward"] > 0
+    assert flops["distill_step"] > flops["teacher_forward"] + flops["student_forward"]  # backward + assistants counted
     assert report["input_pipeline_images_per_s"] > 0
     assert "distill_step" in proc.stdout and "overhead" in proc.stdout

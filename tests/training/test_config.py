@@ -41,6 +41,7 @@ def test_overrides_reach_every_level():
     assert config.distiller.method == "tas" and config.distiller.options == {"w_nce": 0.25}
     assert config.student_training.optimizer.lr == 1e-3 and config.student.overrides == {"embed_dim": 48}
     assert config.xla is False
+    assert load_config("convnext_mlp", "small").xla == "auto"
 
 
 @pytest.mark.parametrize(
@@ -55,6 +56,8 @@ def test_overrides_reach_every_level():
         ("data.dataset=mnist", r"data.dataset: Unknown dataset 'mnist'"),
         ("student_training.optimizer.name=lamb", r"'lamb' is not one of \('sgd', 'adamw'\)"),
         ("seed", r"key.path=value"),
+        ("xla=sometimes", r"xla: 'sometimes' is not one of true, false, auto"),
+        ("xla=1", r"xla: 1 is not one of true, false, auto"),
     ],
 )
 def test_bad_overrides_are_named(override, message):

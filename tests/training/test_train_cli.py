@@ -1,5 +1,6 @@
 """tools/train.py end to end: outputs, teacher reuse, teacher file errors, resume after kill -9."""
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -161,3 +162,18 @@ def test_two_workers_train_with_multi_worker_mirrored_strategy_on_loopback(finis
     assert "2 replica(s)" in outputs[0] and "2 replica(s)" in outputs[1]
     summary = json.loads((out / "summary.json").read_text())  # written by the chief (worker 0) only
     assert summary["replicas"] == 2 and np.isfinite(summary["student"]["top1"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None and not os.environ.get("CI"), reason="JAX is not installed")
+def test_jax_backend_trains_data_parallel_on_two_host_devices(finished_run, tmp_path):
+    teacher = finished_run[0] / "teacher.keras"
+    out = tmp_path / "convnext_mlp" / "jax_data_parallel"
+    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2", PYTHONUNBUFFERED="1")
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), *FAST, "--epochs", "1", "--strategy", "mirrored",
+                           "--teacher", str(teacher), "--output-dir", str(out), "--method", "tas"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert "2 replica(s)" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["backend"] == "jax" and summary["replicas"] == 2 and np.isfinite(summary["student"]["top1"])
+    assert (out / "student.keras").is_file()

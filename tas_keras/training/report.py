@@ -1,0 +1,131 @@
+"""Study results: mean +- std tables (Markdown + JSON) and a PNG (accuracy bars with error bars, curves)."""
+
+import json
+import pathlib
+import statistics
+
+from tas_keras.training.checkpoint import atomic_json, atomic_write
+
+
+def aggregate(records):
+    """{pair: {"teacher": ..., "variants": {variant: {mean, std, n, values, method, options}}}} (top-1 in %)."""
+    table = {}
+    for r in records:
+        pair = table.setdefault(r["pair"], {"teacher_model": r["teacher_model"], "student_model": r["student_model"],
+                                             "teacher_top1": 100 * r["teacher_top1"], "variants": {}})
+        cell = pair["variants"].setdefault(r["variant"], {"method": r["method"], "options": r["options"], "values": [], "seeds": []})
+        cell["values"].append(100 * r["student_top1"])
+        cell["seeds"].append(r["seed"])
+    for pair in table.values():
+        scratch = pair["variants"].get("scratch")
+        for cell in pair["variants"].values():
+            values = cell["values"]
+            cell["n"] = len(values)
+            cell["mean"] = statistics.fmean(values)
+            cell["std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            if scratch:
+                cell["gain_over_scratch"] = cell["mean"] - statistics.fmean(scratch["values"])
+    return table
+
+
+def markdown_table(table, variants, title="student top-1 (%)"):
+    """Rows: variants; columns: pairs; cells: mean +- std (n) and the gain over scratch."""
+    pairs = [p for p in table if any(v in table[p]["variants"] for v in variants)]
+    head = f"| {title} | " + " | ".join(f"{p}<br>{table[p]['teacher_model']} -> {table[p]['student_model']}" for p in pairs) + " |"
+    lines = [head, "|---|" + "---:|" * len(pairs)]
+    lines.append("| teacher | " + " | ".join(f"{table[p]['teacher_top1']:.2f}" for p in pairs) + " |")
+    for variant in variants:
+        cells = []
+        for p in pairs:
+            cell = table[p]["variants"].get(variant)
+            if cell is None:
+                cells.append("")
+                continue
+            text = f"{cell['mean']:.2f} ± {cell['std']:.2f}"
+            if "gain_over_scratch" in cell and variant != "scratch":
+                text += f" ({cell['gain_over_scratch']:+.2f})"
+            cells.append(text)
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(records, meta, out_dir, main_variants, ablation_variants=()):
+    """results.json, results.md and results.png in out_dir; returns the aggregated table."""
+    table = aggregate(records)
+    atomic_json(out_dir / "results.json", {"meta": meta, "table": table, "runs": records})
+    parts = [f"# {meta.get('title', 'Accuracy study')}", "", _meta_lines(meta), "", "## Methods", "",
+             markdown_table(table, main_variants), ""]
+    if ablation_variants:
+        parts += ["## Ablations", "", markdown_table(table, ablation_variants), ""]
+    parts += [("Cells: mean ± sample std over seeds of the student's top-1 on the full test split; in brackets the gain over "
+              "scratch (same student, same data, no teacher)."), ""]
+    text = "\n".join(parts)
+    atomic_write(out_dir / "results.md", lambda path: pathlib.Path(path).write_text(text))
+    plot(table, records, main_variants, list(ablation_variants), out_dir / "results.png")
+    return table
+
+
+def _meta_lines(meta):
+    keys = ("command", "dataset", "train_examples", "test_examples", "epochs", "seeds", "machine", "backend", "wall_minutes")
+    return "\n".join(f"- {k}: `{meta[k]}`" if k == "command" else f"- {k}: {meta[k]}" for k in keys if k in meta)
+
+
+def plot(table, records, main_variants, ablation_variants, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError("The study's plot needs matplotlib: pip install matplotlib (or the package's [test] extra).") from err
+    import numpy as np
+
+    pairs = list(table)
+    variants = main_variants + [v for v in ablation_variants if v not in main_variants]
+    fig = plt.figure(figsize=(max(10, 4 * len(pairs)), 8.5), constrained_layout=True)
+    grid = fig.add_gridspec(2, len(pairs))
+    bars = fig.add_subplot(grid[0, :])
+    width = 0.8 / max(1, len(variants))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    lows = []
+    for i, variant in enumerate(variants):
+        xs, means, stds = [], [], []
+        for j, p in enumerate(pairs):
+            cell = table[p]["variants"].get(variant)
+            if cell:
+                xs.append(j + (i - (len(variants) - 1) / 2) * width)
+                means.append(cell["mean"])
+                stds.append(cell["std"])
+        lows += [m - s for m, s in zip(means, stds)]
+        bars.bar(xs, means, width, yerr=stds, capsize=3, label=variant, color=colors[i % len(colors)],
+                 hatch="//" if variant in ablation_variants else None)
+    for j, p in enumerate(pairs):
+        bars.hlines(table[p]["teacher_top1"], j - 0.45, j + 0.45, colors="k", linestyles="--", label="teacher" if j == 0 else None)
+    top = max([table[p]["teacher_top1"] for p in pairs] + [m for m in lows])
+    bars.set_ylim(max(0, min(lows) - 3), min(100, top + 2))
+    bars.set_xticks(range(len(pairs)), [f"{p}\n{table[p]['teacher_model']} -> {table[p]['student_model']}" for p in pairs], fontsize=8)
+    bars.set_ylabel("student top-1 (%), mean ± std over seeds")
+    bars.legend(ncol=min(len(variants) + 1, 6), fontsize=8, loc="lower right")
+    for j, p in enumerate(pairs):
+        ax = fig.add_subplot(grid[1, j])
+        for i, variant in enumerate(variants):
+            curves = [r["val_acc_curve"] for r in records if r["pair"] == p and r["variant"] == variant and r["val_acc_curve"]]
+            if not curves:
+                continue
+            length = min(len(c) for c in curves)
+            data = 100 * np.array([c[:length] for c in curves])
+            epochs = np.arange(1, length + 1)
+            ax.plot(epochs, data.mean(0), label=variant, color=colors[i % len(colors)], linestyle=":" if variant in ablation_variants else "-", marker="o" if length < 4 else None)
+            ax.fill_between(epochs, data.mean(0) - data.std(0), data.mean(0) + data.std(0), alpha=0.15, color=colors[i % len(colors)])
+        ax.set_title(f"{p}: test top-1 per epoch", fontsize=9)
+        ax.set_xlabel("epoch")
+        finals = [table[p]["variants"][v]["mean"] for v in variants if v in table[p]["variants"]]
+        ax.set_ylim(min(finals) - 8, max(finals) + 2)
+        ax.grid(alpha=0.3)
+    fig.axes[1].set_ylabel("test top-1 (%)")
+    atomic_write(path, lambda target: fig.savefig(target, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def load_records(path):
+    return json.loads(open(path).read())["runs"]

@@ -1,0 +1,155 @@
+"""Accuracy study: variants (methods, or methods with options) x pairs x seeds, one teacher per pair.
+
+Layout of the study folder:
+    teachers/<fingerprint>/teacher.keras   a teacher, trained once (seed 0) and shared by every run (and
+                                          every pair) with the same teacher settings
+    <pair>/<variant>/seed<k>/             one tools/train.py-style run folder per student
+A run whose folder already holds a summary.json with the same resolved config is reused, not rerun, so
+an interrupted study continues where it stopped; a folder holding a run with other settings is an
+error (nothing written before is overwritten).
+"""
+
+import copy
+import csv
+import dataclasses
+import pathlib
+
+import keras
+import yaml
+
+from tas_keras.config import ConfigError, load_config, validate
+from tas_keras.data import build_dataset
+from tas_keras.training.runner import obtain_teacher, run
+from tas_keras.training.strategy import distribution_scope
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A named method setting: `tas_mse=tas:feature_loss=mse:w_nce=2` -> Variant("tas_mse", "tas", {...});
+    `mixer_resnet/tas_grid4=tas:nce_grid=4` runs on that pair only (options valid for some pairs only)."""
+
+    name: str
+    method: str
+    options: tuple = ()  # ((key, value), ...) so the variant stays hashable
+    pairs: tuple = ()  # empty: every pair of the study
+
+    @classmethod
+    def parse(cls, text):
+        if "=" in text.split(":", 1)[0]:
+            name, rest = text.split("=", 1)
+        else:
+            name, rest = text, text
+        pairs = ()
+        if "/" in name:
+            pair, name = name.split("/", 1)
+            pairs = (pair,)
+            rest = rest.split("/", 1)[1] if rest.startswith(pair + "/") else rest
+        method, *items = rest.split(":")
+        options = []
+        for item in items:
+            if "=" not in item:
+                raise ConfigError(f"Variant {text!r}: option {item!r} must look like key=value (e.g. tas_mse=tas:feature_loss=mse).")
+            key, raw = item.split("=", 1)
+            value = yaml.safe_load(raw)
+            options.append((key.strip(), tuple(value) if isinstance(value, list) else value))
+        if not name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"Variant name {name!r} must be letters, digits, '_' or '-' (it names a folder).")
+        return cls(name.strip(), method.strip(), tuple(options), pairs)
+
+    def option_dict(self):
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.options}
+
+    def overrides(self):
+        dump = lambda v: yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
+        return [f"distiller.method={self.method}"] + [f"distiller.{k}={dump(v)}" for k, v in self.option_dict().items()]
+
+
+def study_config(pair, profile, variant, seed, overrides):
+    return load_config(pair, profile, [*overrides, *variant.overrides(), f"seed={seed}"])
+
+
+def teacher_config(config, teacher_subset, teacher_seed=0):
+    """The pair's teacher settings: the same data except its own training subset (None: the full split)."""
+    config = copy.deepcopy(config)
+    config.data.train_subset = teacher_subset
+    config.seed = teacher_seed
+    config.distiller.options = {}
+    return validate(config)
+
+
+def _same_run(folder, config):
+    """The folder's saved config equals `config` (read back through load_config, so fields added to
+    the config since, with their defaults, do not count as a difference)."""
+    saved = folder / "config.yaml"
+    return saved.is_file() and load_config(str(saved)).to_dict() == config.to_dict()
+
+
+def read_curve(folder, column="val_acc"):
+    path = pathlib.Path(folder, "metrics.csv")
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    return [float(r[column]) for r in rows if r.get(column) not in (None, "")]
+
+
+def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(), teacher_subset=None, log=print):
+    """Trains (or reuses) every run; returns a list of per-run records."""
+    output_dir = pathlib.Path(output_dir)
+    # seeds outermost: an interrupted study already holds whole tables for its first seeds
+    plan = [(pair, variant, seed) for seed in seeds for pair in pairs for variant in variants if not variant.pairs or pair in variant.pairs]
+    missing = sorted({p for v in variants for p in v.pairs} - set(pairs))
+    if missing:
+        raise ConfigError(f"Variants name pair(s) {missing} that are not in the study's pairs {list(pairs)}.")
+    configs = {key: study_config(key[0], profile, key[1], key[2], overrides) for key in plan}  # all validated first
+    teachers = {}
+    records = []
+    for index, (pair, variant, seed) in enumerate(plan, 1):
+        config = configs[(pair, variant, seed)]
+        folder = output_dir / pair / variant.name / f"seed{seed}"
+        if (folder / "summary.json").is_file():
+            if not _same_run(folder, config):
+                raise ConfigError(f"{folder} holds a finished run with other settings; pick another --output-dir or remove that folder.")
+            log(f"[{index}/{len(plan)}] {pair} {variant.name} seed {seed}: done before, reused.")
+        else:
+            if folder.is_dir() and (folder / "config.yaml").is_file() and not _same_run(folder, config):
+                raise ConfigError(f"{folder} holds an unfinished run with other settings; pick another --output-dir or remove that folder.")
+            if pair not in teachers:
+                teachers[pair] = _teacher_file(config, output_dir, teacher_subset, log)
+            log(f"[{index}/{len(plan)}] {pair} {variant.name} seed {seed}")
+            keras.backend.clear_session()
+            run(config, folder, teacher_file=teachers[pair], log=log)
+        records.append(_record(pair, variant, seed, folder))
+    return records
+
+
+def _teacher_file(config, output_dir, teacher_subset, log):
+    tconfig = teacher_config(config, teacher_subset)
+    scope, _ = distribution_scope(tconfig.strategy)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(tconfig.seed)
+    _, info = build_dataset(tconfig.data.dataset, "test", image_size=tconfig.data.image_size, batch_size=1, data_dir=tconfig.data.data_dir)
+    _, path = obtain_teacher(tconfig, output_dir / "runs", None, scope, info.num_classes, log)  # caches in output_dir/teachers
+    return path
+
+
+def _record(pair, variant, seed, folder):
+    summary = yaml.safe_load((folder / "summary.json").read_text())  # JSON is YAML
+    return {
+        "pair": pair,
+        "variant": variant.name,
+        "method": variant.method,
+        "options": variant.option_dict(),
+        "seed": seed,
+        "teacher_model": summary["teacher"]["model"],
+        "student_model": summary["student"]["model"],
+        "teacher_top1": summary["teacher"]["top1"],
+        "student_top1": summary["student"]["top1"],
+        "student_top5": summary["student"]["top5"],
+        "train_examples": summary["train_examples"],
+        "test_examples": summary["test_examples"],
+        "epochs": summary["epochs"],
+        "wall_seconds": summary["wall_seconds"],
+        "val_acc_curve": read_curve(folder),
+        "folder": str(folder),
+    }

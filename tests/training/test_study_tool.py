@@ -1,0 +1,71 @@
+"""tools/study.py: variants x pairs x seeds with one shared teacher, tables + plot, reuse and conflicts."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tas_keras.config import ConfigError
+from tas_keras.training.report import aggregate, markdown_table
+from tas_keras.training.study import Variant
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_variants_parse_methods_options_and_pairs():
+    assert Variant.parse("kd") == Variant("kd", "kd")
+    v = Variant.parse("mixer_resnet/tas_conv=tas:modules=[conv, mlp]:w_nce=0.5")
+    assert (v.name, v.method, v.pairs) == ("tas_conv", "tas", ("mixer_resnet",))
+    assert v.option_dict() == {"modules": ["conv", "mlp"], "w_nce": 0.5}
+    assert v.overrides() == ["distiller.method=tas", "distiller.modules=[conv, mlp]", "distiller.w_nce=0.5"]
+    with pytest.raises(ConfigError, match=r"option 'w_nce' must look like key=value"):
+        Variant.parse("x=tas:w_nce")
+    with pytest.raises(ConfigError, match=r"Variant name 'a b'"):
+        Variant.parse("a b=tas")
+
+
+def _record(variant, seed, top1):
+    return {"pair": "p", "variant": variant, "method": variant, "options": {}, "seed": seed, "teacher_model": "t",
+            "student_model": "s", "teacher_top1": 0.9, "student_top1": top1}
+
+
+def test_aggregate_gives_mean_sample_std_and_gain_over_scratch():
+    records = [_record("scratch", 0, 0.80), _record("scratch", 1, 0.82), _record("kd", 0, 0.85), _record("kd", 1, 0.86)]
+    table = aggregate(records)
+    kd = table["p"]["variants"]["kd"]
+    assert kd["n"] == 2 and kd["mean"] == pytest.approx(85.5) and kd["std"] == pytest.approx(0.7071, abs=1e-4)
+    assert kd["gain_over_scratch"] == pytest.approx(4.5)
+    text = markdown_table(table, ["scratch", "kd"])
+    assert "| kd | 85.50 ± 0.71 (+4.50) |" in text and "| teacher | 90.00 |" in text
+
+
+def study(out, *extra):
+    args = [sys.executable, str(ROOT / "tools" / "study.py"), "--pairs", "convnext_mlp", "--methods", "scratch", "kd",
+            "--ablation", "convnext_mlp/kd_t2=kd:temperature=2", "--seeds", "0", "1", "--dataset", "digits",
+            "--train-subset", "100", "--epochs", "1", "--teacher-epochs", "1", "--batch-size", "32", "--output-dir", str(out), *extra]
+    return subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=ROOT)
+
+
+def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "study"
+    proc = study(out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((out / "results.json").read_text())
+    assert len(result["runs"]) == 6 and {r["variant"] for r in result["runs"]} == {"scratch", "kd", "kd_t2"}
+    assert all(r["test_examples"] == 360 and r["train_examples"] == 100 for r in result["runs"])
+    assert all(len(r["val_acc_curve"]) == 1 for r in result["runs"])
+    teachers = list((out / "teachers").glob("*/teacher.keras"))
+    assert len(teachers) == 1, teachers  # one teacher, shared by every seed and method
+    assert {r["teacher_top1"] for r in result["runs"]} == {result["runs"][0]["teacher_top1"]}
+    assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (out / "results.md").read_text()
+    assert "## Ablations" in md and "kd_t2" in md and "python tools/study.py" in md
+    again = study(out)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("reused") == 6 and "Training teacher" not in again.stdout
+    before = (out / "results.json").read_bytes()
+    changed = study(out, "--set", "student_training.optimizer.lr=0.01")
+    assert changed.returncode == 2 and "other settings" in changed.stderr
+    assert (out / "results.json").read_bytes() == before  # nothing written before is touched

@@ -1,0 +1,126 @@
+"""Accuracy study: methods (and ablation variants) x pairs x seeds -> results.md / results.json / results.png.
+
+    python tools/study.py --pairs convnext_mlp convnext_deit mixer_resnet --dataset fashion_mnist \\
+        --train-subset 5000 --epochs 15 --seeds 0 1 2 --output-dir runs/study
+
+Every pair uses its `--profile` (default small: micro variants at 32x32). Each pair's teacher is
+trained once (seed 0, on --teacher-subset images, default the full training split) and shared by every
+student run of that pair; students train on the same fixed class-balanced --train-subset with the same
+epochs, optimizer and augmentation for every method, and are tested on the full test split.
+Variants: `--methods` names methods as they are; `--ablation NAME=METHOD:key=value:...` adds a method
+with options, e.g. `--ablation tas_mse=tas:feature_loss=mse --ablation tas_conv=tas:modules=[conv]`.
+Rerunning the same command reuses finished runs and resumes an interrupted one.
+"""
+
+import argparse
+import dataclasses
+import os
+import pathlib
+import platform
+import shlex
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
+
+from tas_keras.config import ConfigError
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pairs", nargs="+", required=True, help="pair configs, e.g. convnext_mlp convnext_deit mixer_resnet")
+    p.add_argument("--methods", nargs="+", default=["scratch", "kd", "fitnet", "ofa", "tas"])
+    p.add_argument("--ablation", action="append", default=[], metavar="[PAIR/]NAME=METHOD:key=value",
+                   help="an extra variant, e.g. tas_mse=tas:feature_loss=mse or mixer_resnet/tas_grid4=tas:nce_grid=4 (repeatable)")
+    p.add_argument("--ablation-pairs", nargs="+", help="pairs that run the ablations not tied to a pair (default: all --pairs)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--profile", default="small", help="profile of the pair files (default small); 'none' for the paper scale")
+    p.add_argument("--dataset", default="fashion_mnist")
+    p.add_argument("--data-dir")
+    p.add_argument("--train-subset", type=int, help="fixed class-balanced training subset of the students")
+    p.add_argument("--teacher-subset", type=int, help="training subset of the teachers (default: the full split)")
+    p.add_argument("--epochs", type=int, help="student epochs (same for every method)")
+    p.add_argument("--teacher-epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides for every run, as in train.py")
+    p.add_argument("--output-dir", default="runs/study")
+    p.add_argument("--title", default="Accuracy study")
+    return p.parse_args(argv)
+
+
+def overrides_from(args):
+    sets = [f"data.dataset={args.dataset}"]
+    for flag, key in (("data_dir", "data.data_dir"), ("train_subset", "data.train_subset"),
+                      ("epochs", "student_training.epochs"), ("teacher_epochs", "teacher_training.epochs")):
+        if getattr(args, flag) is not None:
+            sets.append(f"{key}={getattr(args, flag)}")
+    if args.batch_size is not None:
+        sets += [f"teacher_training.batch_size={args.batch_size}", f"student_training.batch_size={args.batch_size}"]
+    return sets + list(args.set)
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} CPUs"
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from tas_keras.training.study import Variant, run_study
+
+    try:
+        main_variants = [Variant.parse(m) for m in args.methods]
+        ablations = [Variant.parse(a) for a in args.ablation]
+        names = [v.name for v in main_variants + ablations]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"Variant names must be unique; got {names}.")
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    profile = None if args.profile == "none" else args.profile
+    ablation_pairs = args.ablation_pairs or args.pairs
+    bad = sorted(set(ablation_pairs) - set(args.pairs))
+    if bad:
+        print(f"error: --ablation-pairs {bad} are not among --pairs {args.pairs}.", file=sys.stderr)
+        return 2
+    start = time.time()
+    from tas_keras.data import DatasetUnavailable
+    from tas_keras.training.report import write_report
+
+    ablations = [a if a.pairs else dataclasses.replace(a, pairs=tuple(ablation_pairs)) for a in ablations]
+    try:
+        records = run_study(args.pairs, main_variants + ablations, args.seeds, args.output_dir, profile, overrides_from(args), args.teacher_subset)
+    except (ConfigError, DatasetUnavailable, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    import keras
+
+    first = records[0]
+    meta = {
+        "title": args.title,
+        "command": "python tools/study.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "dataset": args.dataset,
+        "train_examples": first["train_examples"],
+        "test_examples": first["test_examples"],
+        "epochs": first["epochs"],
+        "seeds": args.seeds,
+        "machine": machine(),
+        "backend": keras.backend.backend(),
+        "wall_minutes": round(sum(r["wall_seconds"] for r in records) / 60, 1),
+        "this_call_minutes": round((time.time() - start) / 60, 1),
+    }
+    out = pathlib.Path(args.output_dir)
+    write_report(records, meta, out, [v.name for v in main_variants], [v.name for v in ablations])
+    print((out / "results.md").read_text())
+    print(f"Wrote {out / 'results.md'}, {out / 'results.json'}, {out / 'results.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
