@@ -40,8 +40,17 @@ def resolve_xla(xla):
     if xla not in XLA_CHOICES or isinstance(xla, (int, float)) and not isinstance(xla, bool):
         raise ValueError(f"xla={xla!r} is not valid; choose one of True, False, 'auto'.")
     if xla == "auto":
-        return any(not d.lower().startswith("cpu") for d in keras.distribution.list_devices())
+        return accelerator_visible()
     return xla
+
+
+def accelerator_visible():
+    """Whether the backend sees a GPU / TPU."""
+    if keras.backend.backend() == "torch":  # keras.distribution has no torch implementation
+        import torch
+
+        return torch.cuda.is_available()
+    return any(not d.lower().startswith("cpu") for d in keras.distribution.list_devices())
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -92,6 +92,16 @@ def replica_scope(replicas):
     return keras.distribution.DataParallel(devices=devices).scope()
 
 
+def list_devices():
+    import keras
+
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())] or ["cpu:0"]
+    return keras.distribution.list_devices()
+
+
 class DeviceMemory:
     """Peak device memory (MiB) since the last reset, on the first GPU; None on CPU-only machines."""
 
@@ -99,7 +109,9 @@ class DeviceMemory:
         import keras
 
         self.backend = keras.backend.backend()
-        self.gpu = any(d.startswith("gpu") for d in keras.distribution.list_devices())
+        from tas_keras.distiller import accelerator_visible
+
+        self.gpu = accelerator_visible()
 
     def reset(self):
         if self.gpu and self.backend == "tensorflow":
@@ -290,7 +302,7 @@ def main(argv=None):
         modes = [False]  # XLA on/off is a TensorFlow-step switch; JAX always jits, torch runs eagerly
     report = {"pair": config.pair, "profile": args.profile, "method": method, "image_size": size, "batch_size": args.batch_size,
               "backend": keras.backend.backend(), "precision": config.precision, "teacher": config.teacher.name, "student": config.student.name,
-              "cpu_count": os.cpu_count(), "devices": keras.distribution.list_devices(), "runs": []}
+              "cpu_count": os.cpu_count(), "devices": list_devices(), "runs": []}
     memory = DeviceMemory()
     distiller = None
     for replicas in args.replicas:

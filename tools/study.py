@@ -46,6 +46,7 @@ def parse_args(argv):
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides for every run, as in train.py")
     p.add_argument("--output-dir", default="runs/study")
     p.add_argument("--title", default="Accuracy study")
+    p.add_argument("--report-only", action="store_true", help="train nothing: tables and plot from the runs finished so far")
     return p.parse_args(argv)
 
 
@@ -95,7 +96,10 @@ def main(argv=None):
 
     ablations = [a if a.pairs else dataclasses.replace(a, pairs=tuple(ablation_pairs)) for a in ablations]
     try:
-        records = run_study(args.pairs, main_variants + ablations, args.seeds, args.output_dir, profile, overrides_from(args), args.teacher_subset)
+        records = run_study(args.pairs, main_variants + ablations, args.seeds, args.output_dir, profile, overrides_from(args),
+                            args.teacher_subset, train=not args.report_only)
+        if not records:
+            raise ConfigError(f"No finished runs of this study in {args.output_dir}.")
     except (ConfigError, DatasetUnavailable, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -6,20 +6,25 @@ Layout of the study folder:
     <pair>/<variant>/seed<k>/             one tools/train.py-style run folder per student
 A run whose folder already holds a summary.json with the same resolved config is reused, not rerun, so
 an interrupted study continues where it stopped; a folder holding a run with other settings is an
-error (nothing written before is overwritten).
+error (nothing written before is overwritten). Several processes may run the same study command at
+once (small models leave cores idle): each run is claimed with a lock file, the others skip it and
+wait for it at the end.
 """
 
 import copy
 import csv
 import dataclasses
+import os
 import pathlib
+import socket
+import time
 
 import keras
 import yaml
 
 from tas_keras.config import ConfigError, load_config, validate
 from tas_keras.data import build_dataset
-from tas_keras.training.runner import obtain_teacher, run
+from tas_keras.training.runner import obtain_teacher, run, teacher_fingerprint
 from tas_keras.training.strategy import distribution_scope
 
 
@@ -84,6 +89,49 @@ def _same_run(folder, config):
     return saved.is_file() and load_config(str(saved)).to_dict() == config.to_dict()
 
 
+LOCK = ".study_lock"
+
+
+def _alive(owner):
+    host, _, pid = owner.partition(" ")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's process: it cannot be checked from here
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(folder):
+    """Takes the run in `folder` for this process (a lock file with host and pid); False while a live
+    process holds it. A lock left by a dead process is taken over (the run resumes from its checkpoint)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                owner = lock.read_text().strip()
+            except FileNotFoundError:
+                continue
+            if owner and _alive(owner):
+                return False
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{socket.gethostname()} {os.getpid()}")
+        return True
+    return False
+
+
+def release(folder):
+    (folder / LOCK).unlink(missing_ok=True)
+
+
 def read_curve(folder, column="val_acc"):
     path = pathlib.Path(folder, "metrics.csv")
     if not path.is_file():
@@ -93,8 +141,10 @@ def read_curve(folder, column="val_acc"):
     return [float(r[column]) for r in rows if r.get(column) not in (None, "")]
 
 
-def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(), teacher_subset=None, log=print):
-    """Trains (or reuses) every run; returns a list of per-run records."""
+def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(), teacher_subset=None, log=print, train=True,
+              poll_seconds=30):
+    """Trains (or reuses) every run; returns a list of per-run records. train=False only collects the
+    finished runs (the others are logged as missing), to report on a study that is still running."""
     output_dir = pathlib.Path(output_dir)
     # seeds outermost: an interrupted study already holds whole tables for its first seeds
     plan = [(pair, variant, seed) for seed in seeds for pair in pairs for variant in variants if not variant.pairs or pair in variant.pairs]
@@ -103,33 +153,65 @@ def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(),
         raise ConfigError(f"Variants name pair(s) {missing} that are not in the study's pairs {list(pairs)}.")
     configs = {key: study_config(key[0], profile, key[1], key[2], overrides) for key in plan}  # all validated first
     teachers = {}
-    records = []
+    done, waiting = {}, []
+
+    def train_here(pair, folder, config, label):
+        if pair not in teachers:
+            teachers[pair] = _teacher_file(config, output_dir, teacher_subset, log, poll_seconds)
+        try:
+            log(label)
+            keras.backend.clear_session()
+            run(config, folder, teacher_file=teachers[pair], log=log)
+        finally:
+            release(folder)
+
     for index, (pair, variant, seed) in enumerate(plan, 1):
         config = configs[(pair, variant, seed)]
         folder = output_dir / pair / variant.name / f"seed{seed}"
+        label = f"[{index}/{len(plan)}] {pair} {variant.name} seed {seed}"
         if (folder / "summary.json").is_file():
             if not _same_run(folder, config):
                 raise ConfigError(f"{folder} holds a finished run with other settings; pick another --output-dir or remove that folder.")
-            log(f"[{index}/{len(plan)}] {pair} {variant.name} seed {seed}: done before, reused.")
+            log(f"{label}: done before, reused.")
+        elif not train:
+            log(f"{label}: not finished, left out of the report.")
+            continue
         else:
             if folder.is_dir() and (folder / "config.yaml").is_file() and not _same_run(folder, config):
                 raise ConfigError(f"{folder} holds an unfinished run with other settings; pick another --output-dir or remove that folder.")
-            if pair not in teachers:
-                teachers[pair] = _teacher_file(config, output_dir, teacher_subset, log)
-            log(f"[{index}/{len(plan)}] {pair} {variant.name} seed {seed}")
-            keras.backend.clear_session()
-            run(config, folder, teacher_file=teachers[pair], log=log)
-        records.append(_record(pair, variant, seed, folder))
-    return records
+            if not claim(folder):
+                log(f"{label}: another process is running it.")
+                waiting.append((pair, variant, seed, folder, config, label))
+                continue
+            train_here(pair, folder, config, label)
+        done[folder] = _record(pair, variant, seed, folder)
+    for pair, variant, seed, folder, config, label in waiting:  # runs other processes were training
+        while not (folder / "summary.json").is_file():
+            if claim(folder):  # its process stopped: resume the run here from its last checkpoint
+                train_here(pair, folder, config, label)
+                break
+            time.sleep(poll_seconds)
+        done[folder] = _record(pair, variant, seed, folder)
+    return [done[output_dir / p / v.name / f"seed{s}"] for p, v, s in plan if output_dir / p / v.name / f"seed{s}" in done]
 
 
-def _teacher_file(config, output_dir, teacher_subset, log):
+def _teacher_file(config, output_dir, teacher_subset, log, poll_seconds=30):
+    """The pair's teacher file: reused, or trained here, or (while another process trains it) waited for."""
     tconfig = teacher_config(config, teacher_subset)
-    scope, _ = distribution_scope(tconfig.strategy)
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(tconfig.seed)
-    _, info = build_dataset(tconfig.data.dataset, "test", image_size=tconfig.data.image_size, batch_size=1, data_dir=tconfig.data.data_dir)
-    _, path = obtain_teacher(tconfig, output_dir / "runs", None, scope, info.num_classes, log)  # caches in output_dir/teachers
+    folder = output_dir / "teachers" / teacher_fingerprint(tconfig)
+    claimed = False
+    while not (folder / "teacher.keras").is_file() and not (claimed := claim(folder)):
+        log(f"Waiting for another process to train the teacher in {folder}.")
+        time.sleep(poll_seconds)
+    try:
+        scope, _ = distribution_scope(tconfig.strategy)
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(tconfig.seed)
+        _, info = build_dataset(tconfig.data.dataset, "test", image_size=tconfig.data.image_size, batch_size=1, data_dir=tconfig.data.data_dir)
+        _, path = obtain_teacher(tconfig, output_dir / "runs", None, scope, info.num_classes, log)  # caches in output_dir/teachers
+    finally:
+        if claimed:
+            release(folder)
     return path
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tas_keras.config import ConfigError
 from tas_keras.training.report import aggregate, markdown_table
-from tas_keras.training.study import Variant
+from tas_keras.training.study import LOCK, Variant, claim, release
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -24,6 +24,19 @@ def test_variants_parse_methods_options_and_pairs():
         Variant.parse("x=tas:w_nce")
     with pytest.raises(ConfigError, match=r"Variant name 'a b'"):
         Variant.parse("a b=tas")
+
+
+def test_a_run_is_claimed_by_one_live_process_at_a_time(tmp_path):
+    folder = tmp_path / "pair" / "kd" / "seed0"
+    assert claim(folder) and not claim(folder)  # held by this (live) process
+    release(folder)
+    assert not (folder / LOCK).exists()
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    import socket
+
+    (folder / LOCK).write_text(f"{socket.gethostname()} {finished.stdout.strip()}")  # a process that has exited
+    assert claim(folder)  # a stale lock is taken over
+    release(folder)
 
 
 def _record(variant, seed, top1):
@@ -65,6 +78,10 @@ def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
     again = study(out)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("reused") == 6 and "Training teacher" not in again.stdout
+    partial = study(out, "--report-only", "--methods", "scratch", "ofa")  # ofa never ran: reported as missing
+    assert partial.returncode == 0, partial.stderr[-3000:]
+    assert partial.stdout.count("not finished") == 2 and "Training teacher" not in partial.stdout
+    assert {r["variant"] for r in json.loads((out / "results.json").read_text())["runs"]} == {"scratch", "kd_t2"}
     before = (out / "results.json").read_bytes()
     changed = study(out, "--set", "student_training.optimizer.lr=0.01")
     assert changed.returncode == 2 and "other settings" in changed.stderr
