@@ -34,6 +34,7 @@ def markdown_table(table, variants, title="student top-1 (%)"):
     head = f"| {title} | " + " | ".join(f"{p}<br>{table[p]['teacher_model']} -> {table[p]['student_model']}" for p in pairs) + " |"
     lines = [head, "|---|" + "---:|" * len(pairs)]
     lines.append("| teacher | " + " | ".join(f"{table[p]['teacher_top1']:.2f}" for p in pairs) + " |")
+    most = max(cell["n"] for p in pairs for cell in table[p]["variants"].values())
     for variant in variants:
         cells = []
         for p in pairs:
@@ -44,6 +45,8 @@ def markdown_table(table, variants, title="student top-1 (%)"):
             text = f"{cell['mean']:.2f} ± {cell['std']:.2f}"
             if "gain_over_scratch" in cell and variant != "scratch":
                 text += f" ({cell['gain_over_scratch']:+.2f})"
+            if cell["n"] < most:
+                text += f" [n={cell['n']}]"  # fewer seeds than the rest of the table
             cells.append(text)
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

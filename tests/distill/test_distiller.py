@@ -15,6 +15,7 @@ from .pairs import NUM_CLASSES, snapshot, tiny, tiny_data
 
 pytestmark = pytest.mark.core
 FAMILIES = ("cnn", "vit", "mlp")
+CROSS_ROTATION = {("cnn", "vit"), ("vit", "mlp"), ("mlp", "cnn")}
 
 
 @pytest.mark.parametrize("student_family", FAMILIES)
@@ -22,6 +23,8 @@ FAMILIES = ("cnn", "vit", "mlp")
 @pytest.mark.parametrize("method", tas_keras.list_methods())
 def test_every_method_fits_every_family_pair(method, teacher_family, student_family, seeded):
     # Eager keeps 45 pairs cheap; the compiled (and XLA) step is tested on fewer pairs below.
+    if keras.backend.backend() != "tensorflow" and (teacher_family, student_family) not in CROSS_ROTATION:
+        pytest.skip("the JAX run covers each family once as teacher and once as student (CI time); TensorFlow all 9")
     distiller = Distiller(tiny(teacher_family), tiny(student_family), method=method, xla=False)
     distiller.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
     x, y = tiny_data()
