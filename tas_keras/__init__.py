@@ -1,6 +1,6 @@
 """tas_keras: knowledge distillation between arbitrary teacher and student architectures in Keras 3."""
 
-from tas_keras import losses, methods  # noqa: F401
+from tas_keras import losses, methods, schedules  # noqa: F401  (schedules: saved optimizers load)
 from tas_keras.distiller import Distiller
 from tas_keras.methods import list_methods
 from tas_keras.models import (

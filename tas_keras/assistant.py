@@ -17,6 +17,22 @@ MODULES = ("conv", "attn", "mlp")
 FAMILY_MODULE = {"cnn": "conv", "vit": "attn", "mlp": "attn"}  # the mixing each family relies on
 
 
+def scale_gradient(x, scale):
+    """Identity forward; the gradient flowing back through it is multiplied by `scale` (0: none).
+
+    The assistant's pre-norms make its gradient into the student inversely proportional to the
+    student's feature scale: on small-scale token features it can outweigh the student's own
+    gradient by 100x and take over the shared stages. Scaling it at the branch point keeps the
+    assistant's forward (and its own training) unchanged."""
+    if isinstance(scale, (int, float)):  # a Python number: exact no-ops at the ends
+        if scale == 1.0:
+            return x
+        if scale == 0.0:
+            return ops.stop_gradient(x)
+    scale = ops.cast(scale, x.dtype)
+    return ops.add(ops.multiply(x, scale), ops.multiply(ops.stop_gradient(x), ops.subtract(1.0, scale)))
+
+
 def default_modules(student_family, teacher_family):
     """Student's own mixing first (it reads student features), then the teacher's, then whichever
     of conv / attention is still missing, so the block is always hybrid; a channel MLP ends it."""

@@ -18,6 +18,20 @@ from tas_keras.models.layers import PACKAGE
 from tas_keras.steps import test_step_for_backend, train_step_for_backend
 
 
+def _first_batches(x, y, batch_size, count=4):
+    """The first `count` (images, labels) batches of what `fit` was given, for calibration."""
+    if y is not None and hasattr(x, "shape"):
+        size = batch_size or 32
+        return [(x[i : i + size], y[i : i + size]) for i in range(0, min(len(x), count * size), size)]
+    if hasattr(x, "take") and hasattr(x, "as_numpy_iterator"):  # a tf.data.Dataset
+        return [(batch[0], batch[1]) for batch in x.take(count).as_numpy_iterator()]
+    raise ValueError(
+        f"The method calibrates on the first training batches, but fit() got a {type(x).__name__}; call "
+        "distiller.calibrate([(images, labels), ...]) before fit(), or set the option to a number "
+        "(e.g. branch_grad_scale=1.0)."
+    )
+
+
 def _check_pair(teacher, student):
     for role, model in (("teacher", teacher), ("student", student)):
         if not isinstance(model, Backbone):
@@ -103,6 +117,25 @@ class Distiller(keras.Model):
         student_out = self.student_extractor(images, training=training)
         losses = self.method.compute_losses(student_out, targets, labels, positive_offset, training)
         return losses, student_out["logits"]
+
+    # --- calibration (e.g. TAS's branch_grad_scale="auto") --------------------------------------
+    def calibrate(self, batches):
+        """Lets the method set its calibrated state from per-group gradient norms on the student,
+        measured on `batches` ((images, labels) pairs); returns the method's report (None if the
+        method has nothing to calibrate). `fit` calls it on its first batches when needed."""
+        from tas_keras.diagnostics import group_gradient_norms
+
+        groups = self.method.calibration_groups()
+        if groups is None:
+            return None
+        _, norms, _ = group_gradient_norms(self, batches, groups)
+        self.calibration = self.method.calibrate(norms)
+        return self.calibration
+
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        if self.method.needs_calibration():
+            self.calibrate(_first_batches(x, y, batch_size))
+        return super().fit(x, y, batch_size=batch_size, **kwargs)
 
     # --- keras.Model plumbing ----------------------------------------------------------------
     def call(self, images, training=False):

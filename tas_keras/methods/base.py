@@ -82,5 +82,21 @@ class Method(keras.layers.Layer):
     def compute_losses(self, student_out, targets, labels, positive_offset=0, training=True):
         raise NotImplementedError
 
+    # --- calibration from gradient norms (Distiller.calibrate); no-ops for most methods ---------
+    def needs_calibration(self):
+        return False
+
+    def calibration_groups(self):
+        """{group: [loss terms]} whose gradient norms on the student `calibrate` needs, or None."""
+        return None
+
+    def calibrate(self, norms):
+        """Sets the method's calibrated state from {group: {"grad_all", "grad_shared"}}; returns a report."""
+        return None
+
+    def calibration_state(self):
+        """The calibrated values in use (kept in variables, so also after resuming), or None."""
+        return None
+
     def get_config(self):
         return {**super().get_config(), "pair": self.pair, "options": self.options}

@@ -1,4 +1,6 @@
-from tas_keras.assistant import build_assistant, check_modules, default_modules
+import keras
+
+from tas_keras.assistant import build_assistant, check_modules, default_modules, scale_gradient
 from tas_keras.losses import cross_entropy, feature_mse, info_nce, kd_loss, spatial_smooth
 from tas_keras.methods.base import Method, register_method
 from tas_keras.methods.fitnet import stage_by_name
@@ -18,7 +20,11 @@ class TAS(Method):
     + w_akd * KD(teacher, assistant) + w_ace * CE(assistant, labels).
 
     `feature_loss="mse"` replaces InfoNCE by MSE to the smoothed teacher features (ablation);
-    `modules` picks the assistant's modules (default: derived from the two families)."""
+    `modules` picks the assistant's modules (default: derived from the two families).
+    `branch_grad_scale` multiplies the gradient the assistants send into the shared student stages:
+    "auto" (default) calibrates it once, on the first training batches, so that the assistants pull
+    those stages at most as hard as the student's own CE + KD (see `calibrate`); 1.0 is the plain
+    formulation (the assistants' full gradient), 0.0 detaches them."""
 
     defaults = {
         **Method.defaults,
@@ -35,10 +41,19 @@ class TAS(Method):
         "feature_loss": "nce",
         "w_akd": 0.5,
         "w_ace": 0.5,
+        "branch_grad_scale": "auto",
     }
 
     def __init__(self, pair, options=None, **kwargs):
         super().__init__(pair, options, **kwargs)
+        scale = self.option("branch_grad_scale")
+        numeric = isinstance(scale, (int, float)) and not isinstance(scale, bool)
+        if scale != "auto" and not (numeric and 0.0 <= scale <= 1.0):
+            raise ValueError(f"branch_grad_scale must be 'auto' or a number in [0, 1]; got {scale!r}.")
+        # The scale in use lives in variables, so a resumed run keeps its calibrated value.
+        self.branch_scale = self.add_weight(shape=(), initializer=keras.initializers.Constant(1.0 if scale == "auto" else float(scale)),
+                                            trainable=False, name="branch_grad_scale")
+        self.calibrated = self.add_weight(shape=(), initializer="zeros", trainable=False, name="calibrated")
         if self.option("feature_loss") not in FEATURE_LOSSES:
             raise ValueError(f"feature_loss must be one of {FEATURE_LOSSES}; got {self.option('feature_loss')!r}.")
         self.global_targets = ("nce_keys",) if self.option("feature_loss") == "nce" else ()
@@ -80,6 +95,39 @@ class TAS(Method):
             self.key = dense(self.option("nce_dim"), name="teacher_key")
             self.key.build((None, key_dim))
 
+    def _branch_scale(self):
+        scale = self.option("branch_grad_scale")
+        return self.branch_scale if scale == "auto" else float(scale)  # a Python number keeps 1.0 / 0.0 exact no-ops
+
+    def needs_calibration(self):
+        return self.option("branch_grad_scale") == "auto" and float(keras.ops.convert_to_numpy(self.calibrated)) == 0.0
+
+    def calibration_groups(self):
+        self.branch_scale.assign(1.0)  # measure the assistant's unscaled pull
+        assistant = [f"loss_{self.option('feature_loss')}", "loss_akd", "loss_ace"]
+        return {"student": ["loss_ce", "loss_kd"], "assistant": assistant}
+
+    def calibrate(self, norms):
+        """auto: scale the assistant's gradient into the shared stages so that, at the start, it pulls
+        them at most as hard as the student's own CE + KD does (measured on the shared weights)."""
+        own, pull = float(norms["student"]["grad_shared"]), float(norms["assistant"]["grad_shared"])
+        scale = 1.0 if own <= 0.0 or pull <= own else own / pull
+        self.branch_scale.assign(scale)
+        self.calibrated.assign(1.0)
+        return {"branch_grad_scale": scale, "student_grad": own, "assistant_grad": pull}
+
+    def load_own_variables(self, store):
+        if len(store.keys()) == 0:  # a checkpoint from before branch_grad_scale existed: it was trained
+            self.branch_scale.assign(1.0)  # with the assistant's full gradient; resume it that way
+            self.calibrated.assign(1.0)
+            return
+        super().load_own_variables(store)
+
+    def calibration_state(self):
+        if self.option("branch_grad_scale") != "auto":
+            return None
+        return {"branch_grad_scale": float(keras.ops.convert_to_numpy(self.branch_scale))}
+
     def teacher_targets(self, teacher_out):
         last = self.teacher_last
         keys = spatial_smooth(teacher_out[last["name"]], self.option("nce_grid"), last["layout"], last["num_prefix_tokens"])
@@ -98,7 +146,8 @@ class TAS(Method):
         }
         feature, akd, ace = 0.0, 0.0, 0.0
         for name, assistant, query in zip(self.stage_names, self.assistants, self.queries):
-            out = assistant(student_out[name], training=training)
+            branch = scale_gradient(student_out[name], self._branch_scale())
+            out = assistant(branch, training=training)
             smoothed = spatial_smooth(out["features"], self.option("nce_grid"))
             feature = feature + self._feature_loss(query(smoothed), targets["nce_keys"], positive_offset)
             akd = akd + kd_loss(targets["logits"], out["logits"], t)

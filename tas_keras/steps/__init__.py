@@ -24,3 +24,7 @@ def train_step_for_backend():
 
 def test_step_for_backend():
     return _backend_module().test_step
+
+
+def group_gradients_for_backend():
+    return _backend_module().group_gradient_sq_norms

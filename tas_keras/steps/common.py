@@ -19,3 +19,8 @@ def eval_metrics(distiller, data):
     tracked[1].update_state(y, logits)
     tracked[2].update_state(y, logits)
     return {m.name: m.result() for m in tracked}
+
+
+def group_losses(losses, groups):
+    """{group: sum of its loss terms} for the gradient diagnostics."""
+    return {name: sum(losses[t] for t in terms) for name, terms in groups.items()}

@@ -4,7 +4,7 @@ JAX trainer does; the state tuple is (trainable, non_trainable, optimizer, metri
 import jax
 import keras
 
-from tas_keras.steps.common import eval_metrics, total_loss
+from tas_keras.steps.common import eval_metrics, group_losses, total_loss
 
 
 def _stateless(groups, fn):
@@ -57,3 +57,28 @@ def test_step(distiller, state, data):
     ]
     logs, (_, non_trainable, metrics_vars) = _stateless(groups, lambda: eval_metrics(distiller, data))
     return logs, (trainable, non_trainable, metrics_vars)
+
+
+def group_gradient_sq_norms(distiller, x, y, groups, variables):
+    """({term: value}, {group: [squared gradient norm per variable]}) for one batch."""
+    import jax.numpy as jnp
+
+    chosen = {id(v) for v in variables}
+    others = [v for v in distiller.trainable_variables if id(v) not in chosen] + list(distiller.non_trainable_variables)
+    other_values = [v.value for v in others]
+
+    def losses_of(values):
+        def forward():
+            targets = distiller.teacher_targets(x)
+            return distiller.compute_losses(x, y, targets, 0, training=True)[0]
+
+        losses, _ = _stateless([(list(variables), values), (others, other_values)], forward)
+        return losses
+
+    values = [v.value for v in variables]
+    losses = losses_of(values)
+    norms = {}
+    for name in groups:
+        grads = jax.grad(lambda vals: group_losses(losses_of(vals), {name: groups[name]})[name])(values)
+        norms[name] = [float(jnp.sum(jnp.square(g.astype("float32")))) for g in grads]
+    return {k: float(v) for k, v in losses.items()}, norms

@@ -11,7 +11,7 @@ image i then has its positive at its global index.
 import keras
 import tensorflow as tf
 
-from tas_keras.steps.common import eval_metrics, total_loss
+from tas_keras.steps.common import eval_metrics, group_losses, total_loss
 
 
 def _compiled(distiller, key, fn):
@@ -70,3 +70,27 @@ def _for_keras_reduction(logs):
     if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
         return {k: tf.reshape(v, (1,)) for k, v in logs.items()}
     return logs
+
+
+def group_gradient_sq_norms(distiller, x, y, groups, variables):
+    """Eager: ({term: value}, {group: [squared gradient norm per variable]}) for one batch. Under a
+    tf.distribute strategy it runs in the first replica (the tape needs the replica context)."""
+
+    def measure(x, y):
+        targets = distiller.teacher_targets(x)
+        with tf.GradientTape(persistent=True) as tape:
+            losses, _ = distiller.compute_losses(x, y, targets, 0, training=True)
+            grouped = group_losses(losses, groups)
+        norms = {}
+        for name, value in grouped.items():
+            grads = tape.gradient(value, variables)
+            norms[name] = tf.stack([tf.constant(0.0) if g is None else tf.reduce_sum(tf.square(tf.cast(g, tf.float32))) for g in grads])
+        del tape
+        return {k: tf.cast(v, tf.float32) for k, v in losses.items()}, norms
+
+    if tf.distribute.has_strategy() and tf.distribute.in_cross_replica_context():
+        strategy = tf.distribute.get_strategy()
+        losses, norms = tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], strategy.run(measure, args=(x, y)))
+    else:
+        losses, norms = measure(x, y)
+    return {k: float(v) for k, v in losses.items()}, {k: [float(n) for n in v.numpy()] for k, v in norms.items()}

@@ -182,6 +182,11 @@ def run(config, output_dir, teacher_file=None, log=print):
         log(f"Resuming distillation after epoch {done}/{cfg.epochs}.")
     log(f"Distilling {config.teacher.name} -> {config.student.name} with {config.distiller.method} "
         f"on {info.name} ({info.num_examples} images, {cfg.epochs} epochs, {replicas} replica(s)).")
+    calibration = None
+    if distiller.method.needs_calibration():  # e.g. TAS branch_grad_scale=auto, on the first training batches
+        with scope():
+            calibration = distiller.calibrate(train.take(4).as_numpy_iterator())
+        log(f"Calibrated {config.distiller.method}: " + ", ".join(f"{k}={v:.4g}" for k, v in calibration.items()))
     callbacks = [checkpoint, *_loggers(output_dir, "metrics.csv", chief, tensorboard=True)]
     distiller.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False)
 
@@ -194,6 +199,7 @@ def run(config, output_dir, teacher_file=None, log=print):
         "teacher": {"model": config.teacher.name, "file": teacher_path, **evaluate(distiller.teacher, _teacher_view(test, config))},
         "student": {"model": config.student.name, **evaluate(distiller.student, test)},
         "epochs": cfg.epochs,
+        "calibration": calibration or distiller.method.calibration_state(),
         "replicas": replicas,
         "backend": keras.backend.backend(),
         "wall_seconds": round(time.time() - start, 1),

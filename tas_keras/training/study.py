@@ -232,6 +232,7 @@ def _record(pair, variant, seed, folder):
         "test_examples": summary["test_examples"],
         "epochs": summary["epochs"],
         "wall_seconds": summary["wall_seconds"],
+        "calibration": summary.get("calibration"),
         "val_acc_curve": read_curve(folder),
         "folder": str(folder),
     }

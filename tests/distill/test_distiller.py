@@ -79,6 +79,69 @@ def test_assistant_trains_only_the_student_stages_it_shares(seeded):
     assert shared and moved == shared
 
 
+def _one_sgd_step_deltas(branch_grad_scale):
+    keras.utils.set_random_seed(3)
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", w_ce=0.0, w_kd=0.0, branch_grad_scale=branch_grad_scale)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+    parts = {"student": distiller.student.trainable_weights, "assistant": distiller.method.trainable_weights}
+    before = {k: snapshot(v) for k, v in parts.items()}
+    x, y = tiny_data()
+    distiller.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    return {k: {p: v - before[k][p] for p, v in snapshot(parts[k]).items()} for k in parts}
+
+
+def test_branch_grad_scale_scales_only_the_gradient_the_assistant_sends_into_the_student():
+    full, scaled = _one_sgd_step_deltas(1.0), _one_sgd_step_deltas(0.25)
+    moved = [p for p, d in full["student"].items() if np.abs(d).max() > 0]
+    assert moved, "the assistant's losses move the shared student stages"
+    for p in moved:  # one plain SGD step: weight change = -lr * gradient
+        np.testing.assert_allclose(scaled["student"][p], 0.25 * full["student"][p], rtol=1e-3, atol=1e-7, err_msg=p)
+    for p, d in full["assistant"].items():  # the assistant itself trains exactly as before
+        np.testing.assert_allclose(scaled["assistant"][p], d, rtol=1e-3, atol=1e-7, err_msg=p)
+    detached = _one_sgd_step_deltas(0.0)
+    assert all(np.abs(d).max() == 0 for d in detached["student"].values())
+
+
+def test_auto_branch_grad_scale_is_calibrated_once_from_gradient_norms_and_survives_saving(tmp_path, seeded):
+    from tas_keras.diagnostics import group_gradient_norms
+
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", branch_grad_scale="auto")
+    distiller.compile(optimizer="adam")
+    x, y = tiny_data(16)
+    assert distiller.method.needs_calibration()
+    groups = distiller.method.calibration_groups()
+    _, norms, _ = group_gradient_norms(distiller, [(x[:8], y[:8]), (x[8:], y[8:])], groups)
+    own, pull = norms["student"]["grad_shared"], norms["assistant"]["grad_shared"]
+    assert own > 0 and pull > 0
+    distiller.fit(x, y, batch_size=8, epochs=1, verbose=0)  # calibrates on the same first two batches
+    report = distiller.calibration
+    assert report["branch_grad_scale"] == pytest.approx(min(1.0, own / pull), rel=1e-3)
+    assert distiller.method.calibration_state() == {"branch_grad_scale": pytest.approx(report["branch_grad_scale"], rel=1e-6)}
+    assert not distiller.method.needs_calibration()
+    distiller.fit(x, y, batch_size=8, epochs=1, verbose=0)  # no second calibration
+    assert distiller.method.calibration_state()["branch_grad_scale"] == pytest.approx(report["branch_grad_scale"], rel=1e-6)
+    distiller.save(tmp_path / "distiller.keras")
+    loaded = keras.saving.load_model(tmp_path / "distiller.keras")
+    assert not loaded.method.needs_calibration()  # a resumed run keeps its calibrated scale
+    assert loaded.method.calibration_state() == distiller.method.calibration_state()
+
+
+def test_a_checkpoint_from_before_branch_grad_scale_resumes_with_the_full_gradient_it_was_trained_with():
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas")
+    distiller.method.load_own_variables({})  # what loading such a file hands the method: no variables of its own
+    assert not distiller.method.needs_calibration()
+    assert distiller.method.calibration_state() == {"branch_grad_scale": 1.0}
+
+
+def test_auto_calibration_needs_batches_it_can_read():
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", branch_grad_scale="auto")
+    distiller.compile(optimizer="adam")
+    x, y = tiny_data()
+    with pytest.raises(ValueError, match=r"generator.*distiller.calibrate.*branch_grad_scale=1.0"):
+        distiller.fit((batch for batch in [(x, y)]), epochs=1, verbose=0)
+    assert Distiller(tiny("cnn"), tiny("mlp"), method="kd").calibrate([(x, y)]) is None
+
+
 def test_soft_labels_and_label_smoothing(seeded):
     distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", label_smoothing=0.1)
     distiller.compile(optimizer="adam")
@@ -180,6 +243,8 @@ def test_construction_errors_name_the_bad_value_and_the_choices():
         Distiller(tiny("cnn", num_classes=100), tiny("mlp"))
     with pytest.raises(ValueError, match=r"nce_grid=3.*valid: \[1"):
         Distiller(tiny("cnn"), tiny("mlp"), method="tas", nce_grid=3)
+    with pytest.raises(ValueError, match=r"branch_grad_scale.*\[0, 1\].*1.5"):
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas", branch_grad_scale=1.5)
     with pytest.raises(ValueError, match="feature_loss"):
         Distiller(tiny("cnn"), tiny("mlp"), method="tas", feature_loss="l1")
     with pytest.raises(ValueError, match=r"'pool'.*conv"):
