@@ -23,7 +23,6 @@ def norms_for(branch_grad_scale):
     return loss_gradient_norms(distiller, [(x, y)])
 
 
-@pytest.mark.core
 def test_assistant_terms_reach_only_the_shared_weights_and_scale_with_branch_grad_scale():
     (full, meta), (half, _) = norms_for(1.0), norms_for(0.5)
     assert set(full) == {"loss_ce", "loss_kd", "loss_nce", "loss_akd", "loss_ace"}
