@@ -9,6 +9,7 @@ import math
 import keras
 from keras import layers, ops
 
+from tas_keras.errors import InputError
 from tas_keras.losses import tokens_to_map
 from tas_keras.models.layers import PACKAGE, Mlp, MultiHeadSelfAttention, dense, trunc_normal
 from tas_keras.models.swin.swin_layers import partition, unpartition
@@ -44,7 +45,7 @@ def check_modules(modules):
     modules = list(modules)
     bad = [m for m in modules if m not in MODULES]
     if bad or not modules:
-        raise ValueError(f"Unknown assistant module(s) {bad or modules}; valid modules: {MODULES}.")
+        raise InputError(f"Unknown assistant module(s) {bad or modules}; valid modules: {MODULES}.")
     return modules
 
 
@@ -93,10 +94,19 @@ class HybridBlock(layers.Layer):
         x = unpartition(attention(partition(x, w)), w, hp, wp)
         return x[:, :height, :width, :]
 
+    def _residual_conv(self, conv, x, y):
+        """x + depthwise_conv(y) + bias, summed as (x + bias) + conv: TensorFlow's oneDNN remapper fuses
+        DepthwiseConv + BiasAdd + residual Add into a node Grappler cannot import, and logs `empty op
+        name` errors for every traced step; this order leaves nothing to fuse (same sum, same weights)."""
+        return ops.add(ops.add(x, conv.bias), ops.depthwise_conv(y, conv.kernel, padding="same"))
+
     def call(self, x):
         for module, norm, mixer in zip(self.module_order, self.norms, self.mixers):
             y = norm(x)
-            x = x + (self._attend(mixer, y) if module == "attn" else mixer(y))
+            if module == "conv":
+                x = self._residual_conv(mixer, x, y)
+            else:
+                x = x + (self._attend(mixer, y) if module == "attn" else mixer(y))
         return x
 
     def compute_output_shape(self, input_shape):
@@ -159,7 +169,7 @@ def build_assistant(
     """
     modules = check_modules(modules)
     if depth < 1:
-        raise ValueError(f"assistant depth must be >= 1 block per stage; got {depth}.")
+        raise InputError(f"assistant depth must be >= 1 block per stage; got {depth}.")
     side = image_size // stage_info["reduction"]
     if stage_info["layout"] == "tokens":
         shape = (stage_info["num_prefix_tokens"] + side * side, stage_info["channels"])

@@ -5,6 +5,7 @@ Unknown keys and wrong types are errors naming the key and the valid choices. A 
 """
 
 import dataclasses
+import importlib.resources
 import pathlib
 import types
 import typing
@@ -12,16 +13,18 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from tas_keras.atomic import atomic_text
 from tas_keras.data.augment import AugmentConfig
+from tas_keras.errors import InputError
 
-CONFIG_DIR = pathlib.Path(__file__).resolve().parent.parent / "configs"
+CONFIG_PACKAGE = "tas_keras.configs"  # the top-level configs/ folder, shipped as package data (pyproject.toml)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "mirrored", "multi_worker", "none")
 OPTIMIZERS = ("sgd", "adamw")
 
 
-class ConfigError(ValueError):
-    pass
+class ConfigError(InputError):
+    """A bad key, type or value in a run configuration."""
 
 
 @dataclass
@@ -159,31 +162,41 @@ def apply_override(raw, path, value):
     node[path[-1]] = value
 
 
+def _packaged_configs():
+    return importlib.resources.files(CONFIG_PACKAGE)
+
+
 def list_pairs():
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    return sorted(p.name[: -len(".yaml")] for p in _packaged_configs().iterdir() if p.name.endswith(".yaml"))
 
 
-def pair_path(pair):
+def pair_source(pair):
+    """(name, YAML text) of a packaged pair config, or of a .yaml file given by path."""
     path = pathlib.Path(pair)
-    if path.suffix in (".yaml", ".yml") and path.is_file():
-        return path
-    path = CONFIG_DIR / f"{pair}.yaml"
-    if not path.is_file():
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError(f"Pair file {pair!r} does not exist; packaged pairs: {', '.join(list_pairs())}.")
+        return path.stem, path.read_text()
+    resource = _packaged_configs() / f"{pair}.yaml"
+    if not resource.is_file():
         raise ConfigError(f"Unknown pair {pair!r}; valid pairs: {', '.join(list_pairs())} (or a path to a .yaml file).")
-    return path
+    return pair, resource.read_text()
 
 
 def load_config(pair, profile=None, overrides=()):
-    """Reads a pair file (name in configs/ or path), applies a profile and `key=value` overrides,
-    validates everything and returns a RunConfig."""
-    path = pair_path(pair)
-    raw = yaml.safe_load(path.read_text()) or {}
+    """Reads a pair config (a packaged name, see list_pairs(), or a .yaml path), applies a profile and
+    `key=value` overrides, validates everything and returns a RunConfig."""
+    name, text = pair_source(pair)
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"Pair file {pair!r} is not valid YAML: {' '.join(str(err).split())}") from None
     profiles = raw.pop("profiles", {}) or {}
     if profile is not None:
         if profile not in profiles:
-            raise ConfigError(f"Pair {path.stem!r} has no profile {profile!r}; valid profiles: {sorted(profiles)}.")
+            raise ConfigError(f"Pair {name!r} has no profile {profile!r}; valid profiles: {sorted(profiles)}.")
         raw = _merge(raw, profiles[profile])
-    raw.setdefault("pair", path.stem)
+    raw.setdefault("pair", name)
     for text in overrides:
         apply_override(raw, *parse_override(text))
     config = _build(RunConfig, raw)
@@ -205,10 +218,10 @@ def validate(config):
         check_dataset_name(config.data.dataset)
     except ValueError as err:
         raise ConfigError(f"data.dataset: {err}") from None
-    cls = method_class(config.distiller.method)
-    unknown = sorted(set(config.distiller.options) - set(cls.defaults))
-    if unknown:
-        raise ConfigError(f"distiller: unknown option(s) {unknown} for method {config.distiller.method!r}; valid: {sorted(cls.defaults)}.")
+    try:
+        method_class(config.distiller.method).check_options(config.distiller.options)
+    except InputError as err:
+        raise ConfigError(f"distiller: {err}") from None
     if config.xla not in (True, False, "auto") or type(config.xla) not in (bool, str):
         raise ConfigError(f"xla: {config.xla!r} is not one of true, false, auto.")
     for key, value, valid in (("precision", config.precision, PRECISIONS), ("strategy", config.strategy, STRATEGIES)):
@@ -225,11 +238,4 @@ def validate(config):
 
 def save_config(config, path):
     """Writes the resolved config as YAML, atomically."""
-    import os
-    import tempfile
-
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".yaml")
-    with os.fdopen(fd, "w") as f:
-        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
-    os.replace(tmp, path)
+    atomic_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -11,6 +11,7 @@ import math
 import keras
 import numpy as np
 
+from tas_keras.errors import InputError
 from tas_keras.steps import group_gradients_for_backend
 
 
@@ -38,7 +39,7 @@ def group_gradient_norms(distiller, batches, groups, variables=None):
             row += (math.sqrt(sum(s)), math.sqrt(sum(s[i] for i in shared)))
         count += 1
     if not count:
-        raise ValueError("Gradient norms need at least one batch.")
+        raise InputError("Gradient norms need at least one batch.")
     norms = {name: {"grad_all": row[0] / count, "grad_shared": row[1] / count} for name, row in norm_sums.items()}
     meta = {"student_weights": len(variables), "shared_weights": shared_count, "batches": count}
     return {k: v / count for k, v in value_sums.items()}, norms, meta

@@ -6,11 +6,12 @@ backend (tas_keras/steps/).
 """
 
 import os
-import tempfile
 
 import keras
 from keras import ops
 
+from tas_keras.atomic import atomic_write
+from tas_keras.errors import InputError
 from tas_keras.methods import method_class
 from tas_keras.methods.base import models_description
 from tas_keras.models import Backbone, feature_extractor
@@ -25,7 +26,7 @@ def _first_batches(x, y, batch_size, count=4):
         return [(x[i : i + size], y[i : i + size]) for i in range(0, min(len(x), count * size), size)]
     if hasattr(x, "take") and hasattr(x, "as_numpy_iterator"):  # a tf.data.Dataset
         return [(batch[0], batch[1]) for batch in x.take(count).as_numpy_iterator()]
-    raise ValueError(
+    raise InputError(
         f"The method calibrates on the first training batches, but fit() got a {type(x).__name__}; call "
         "distiller.calibrate([(images, labels), ...]) before fit(), or set the option to a number "
         "(e.g. branch_grad_scale=1.0)."
@@ -35,10 +36,10 @@ def _first_batches(x, y, batch_size, count=4):
 def _check_pair(teacher, student):
     for role, model in (("teacher", teacher), ("student", student)):
         if not isinstance(model, Backbone):
-            raise TypeError(f"The {role} must be a tas_keras zoo model (tas_keras.create_model); got {type(model).__name__}.")
+            raise InputError(f"The {role} must be a tas_keras zoo model (tas_keras.create_model); got {type(model).__name__}.")
     t_classes, s_classes = teacher.output_shape[-1], student.output_shape[-1]
     if t_classes != s_classes:
-        raise ValueError(
+        raise InputError(
             f"Teacher and student predict different numbers of classes ({t_classes} vs {s_classes}); "
             "build both with the same num_classes."
         )
@@ -52,7 +53,7 @@ def resolve_xla(xla):
     if isinstance(xla, str) and xla.lower() in ("auto", "on", "off"):
         xla = {"auto": "auto", "on": True, "off": False}[xla.lower()]
     if xla not in XLA_CHOICES or isinstance(xla, (int, float)) and not isinstance(xla, bool):
-        raise ValueError(f"xla={xla!r} is not valid; choose one of True, False, 'auto'.")
+        raise InputError(f"xla={xla!r} is not valid; choose one of True, False, 'auto'.")
     if xla == "auto":
         return accelerator_visible()
     return xla
@@ -144,16 +145,23 @@ class Distiller(keras.Model):
     def compile(self, optimizer="adam", jit_compile="auto", **kwargs):
         """jit_compile="auto": jax.jit on JAX (its only compiled path; op-by-op execution is slow and
         deadlocks in cross-device all-reduces under DataParallel); off on TensorFlow, where `xla`
-        compiles the per-replica step instead; off on torch (torch.compile is slow on CPU)."""
+        compiles the per-replica step instead; off on torch (torch.compile is slow on CPU).
+        jit_compile=True on TensorFlow means xla=True (the per-replica step compiled with XLA)."""
         # The method defines the losses and the Distiller logs every term, acc and top5 itself.
         for key in ("loss", "loss_weights", "metrics", "weighted_metrics"):
             if kwargs.get(key) is not None:
-                raise ValueError(
+                raise InputError(
                     f"Distiller.compile() takes no `{key}`: the method defines the losses, and loss terms, "
                     "acc and top5 are logged automatically."
                 )
         if jit_compile == "auto":
             jit_compile = keras.backend.backend() == "jax" and not kwargs.get("run_eagerly")
+        elif jit_compile is True and keras.backend.backend() == "tensorflow":
+            # The usual Keras flag gets what it asks for: XLA, applied where it works under
+            # MirroredStrategy (around the per-replica step; a fit-level XLA function fails there
+            # with several replicas, reading variables placed on other devices).
+            self.xla_option = self.xla = True
+            jit_compile = False
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -209,17 +217,8 @@ class Distiller(keras.Model):
         rename, so an existing file is never left half-written."""
         path = os.fspath(path)
         if not path.endswith(".keras"):
-            raise ValueError(f"save_student writes a .keras file; got {path!r}.")
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".keras", dir=folder, prefix=".tmp_student_")
-        os.close(fd)
-        try:
-            self.student.save(tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+            raise InputError(f"save_student writes a .keras file; got {path!r}.")
+        atomic_write(path, self.student.save)
         return path
 
     def get_config(self):

@@ -7,6 +7,7 @@ Distiller averages per-sample values itself so that multi-replica training scale
 import keras
 from keras import ops
 
+from tas_keras.errors import InputError
 from tas_keras.models.layers import PACKAGE
 
 REDUCTIONS = ("mean", "none")
@@ -14,7 +15,7 @@ REDUCTIONS = ("mean", "none")
 
 def _reduce(per_sample, reduction):
     if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}.")
+        raise InputError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}.")
     return ops.mean(per_sample) if reduction == "mean" else per_sample
 
 
@@ -25,7 +26,7 @@ def _float32(*tensors):
 
 def _check_temperature(temperature, what="temperature"):
     if not float(temperature) > 0:
-        raise ValueError(f"{what} must be > 0; got {temperature!r}.")
+        raise InputError(f"{what} must be > 0; got {temperature!r}.")
 
 
 def as_probabilities(labels, num_classes, dtype="float32"):
@@ -77,7 +78,7 @@ def info_nce(query, key, temperature=0.07, symmetric=False, positive_offset=0, r
     )[:, 0]
     if symmetric:
         if key.shape[0] is not None and query.shape[0] is not None and key.shape[0] != query.shape[0]:
-            raise ValueError(f"symmetric InfoNCE needs as many keys as queries; got {key.shape[0]} and {query.shape[0]}.")
+            raise InputError(f"symmetric InfoNCE needs as many keys as queries; got {key.shape[0]} and {query.shape[0]}.")
         reverse = -ops.diagonal(ops.log_softmax(ops.transpose(logits), axis=-1))
         per_sample = 0.5 * (per_sample + reverse)
     return _reduce(per_sample, reduction)
@@ -89,7 +90,7 @@ def tokens_to_map(tokens, num_prefix_tokens=0):
     count, channels = x.shape[1], x.shape[2]
     side = int(round(count**0.5))
     if side * side != count:
-        raise ValueError(f"{count} patch tokens do not form a square grid; cannot turn them into a map.")
+        raise InputError(f"{count} patch tokens do not form a square grid; cannot turn them into a map.")
     return ops.reshape(x, (-1, side, side, channels))
 
 
@@ -97,7 +98,7 @@ def pool_to_grid(feature_map, grid):
     """(B, H, W, C) -> (B, grid, grid, C) by averaging equal cells (adaptive average pooling)."""
     height, width, channels = feature_map.shape[1], feature_map.shape[2], feature_map.shape[3]
     if height % grid or width % grid:
-        raise ValueError(
+        raise InputError(
             f"Cannot average a {height}x{width} map into a {grid}x{grid} grid: the grid must divide the map "
             f"(choose grid among the common divisors of {height} and {width})."
         )
@@ -110,11 +111,11 @@ def spatial_smooth(features, grid=1, layout="map", num_prefix_tokens=0):
     (B, grid * grid * C). grid=1 is global average pooling; grid > 1 keeps coarse layout. Prefix
     (class / distillation) tokens are dropped."""
     if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
-        raise ValueError(f"grid must be a positive integer; got {grid!r}.")
+        raise InputError(f"grid must be a positive integer; got {grid!r}.")
     if layout == "tokens":
         features = tokens_to_map(features, num_prefix_tokens)
     elif layout != "map":
-        raise ValueError(f"layout must be 'map' or 'tokens'; got {layout!r}.")
+        raise InputError(f"layout must be 'map' or 'tokens'; got {layout!r}.")
     pooled = pool_to_grid(features, grid)
     return ops.reshape(pooled, (-1, grid * grid * features.shape[-1]))
 

@@ -20,19 +20,21 @@ losses included), so achieved GFLOP/s can be set against the machine's matmul ce
 resident host memory of the process, and the peak device memory of each part on GPUs.
 """
 
-import argparse
 import os
 import resource
 import statistics
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: see tas_keras.cli.common
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
+from tas_keras.errors import InputError  # noqa: E402
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--pair", required=True)
     p.add_argument("--profile", help="e.g. small (micro variants at 32x32)")
     p.add_argument("--method", default=None, help="scratch | kd | fitnet | ofa | tas (default: the config's)")
@@ -276,24 +278,18 @@ def input_pipeline_rate(config, size, batch, batches=20):
     return batches * batch / (time.perf_counter() - start)
 
 
-def main(argv=None):
+def _main(argv):
     args = parse_args(argv)
     if min(args.replicas) < 1:
-        print(f"error: --replicas must be >= 1; got {args.replicas}.", file=sys.stderr)
-        return 2
+        raise InputError(f"--replicas must be >= 1; got {args.replicas}.")
     problem = configure_devices(max(args.replicas))
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        raise InputError(problem)
     import keras
 
-    from tas_keras.config import ConfigError, load_config
+    from tas_keras.config import load_config
 
-    try:
-        config = load_config(args.pair, args.profile, args.set)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    config = load_config(args.pair, args.profile, args.set)
     method = args.method or config.distiller.method
     keras.mixed_precision.set_global_policy(config.precision)  # --set precision=mixed_bfloat16 etc.
     size = args.image_size or config.data.image_size
@@ -354,6 +350,10 @@ def print_table(report):
               "achieved by the fastest distill step")
     if report.get("input_pipeline_images_per_s"):
         print(f"input pipeline alone: {report['input_pipeline_images_per_s']:.0f} images/s")
+
+
+def main(argv=None):
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

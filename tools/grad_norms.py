@@ -9,18 +9,19 @@ on the weights every term trains (the stages an assistant or branch shares with 
 norm relative to the student's own CE, averaged over --batches training batches (any backend).
 """
 
-import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: see tas_keras.cli.common
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tas_keras.config import ConfigError, list_pairs, load_config  # noqa: E402
+from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
+from tas_keras.config import list_pairs, load_config  # noqa: E402
+from tas_keras.errors import InputError  # noqa: E402
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def _main(argv):
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--pair", required=True, help=f"pair config ({', '.join(list_pairs())}) or a .yaml path")
     p.add_argument("--profile", help="a profile of the pair file, e.g. 'small'")
     p.add_argument("--dataset", help="digits | fashion_mnist | cifar10 | cifar100 | ... (default: the config's)")
@@ -41,29 +42,23 @@ def main(argv=None):
             sets.append(f"{key}={getattr(args, flag)}")
     if args.batches < 1 or args.batch_size < 1:
         p.error(f"--batches and --batch-size must be >= 1; got {args.batches}, {args.batch_size}")
-    try:
-        config = load_config(args.pair, args.profile, sets)
-    except ConfigError as err:
-        p.error(str(err))
+    config = load_config(args.pair, args.profile, sets)
 
     import keras
 
     import tas_keras
-    from tas_keras.data import DatasetUnavailable, build_dataset
-    from tas_keras.training.checkpoint import atomic_json
+    from tas_keras.data import build_dataset
     from tas_keras.diagnostics import format_table, loss_gradient_norms
-    from tas_keras.training.runner import TeacherFileError, load_teacher_file, teacher_size
+    from tas_keras.training.checkpoint import atomic_json
+    from tas_keras.training.runner import load_teacher_file, teacher_size
 
     keras.utils.set_random_seed(config.seed)
-    try:
-        data, info = build_dataset(config.data.dataset, "train", config.data.image_size, args.batch_size, augment=config.student_training.augment,
-                                   seed=config.seed, data_dir=config.data.data_dir, subset=config.data.train_subset)
-        teacher = load_teacher_file(args.teacher, teacher_size(config), info.num_classes)
-    except (DatasetUnavailable, TeacherFileError, FileNotFoundError, ValueError) as err:
-        p.error(str(err))
+    data, info = build_dataset(config.data.dataset, "train", config.data.image_size, args.batch_size, augment=config.student_training.augment,
+                               seed=config.seed, data_dir=config.data.data_dir, subset=config.data.train_subset)
+    teacher = load_teacher_file(args.teacher, teacher_size(config), info.num_classes)
     if args.student:
         if not os.path.isfile(args.student):
-            p.error(f"student file {args.student!r} does not exist")
+            raise InputError(f"student file {args.student!r} does not exist")
         student = keras.saving.load_model(args.student, compile=False)
     else:
         student = tas_keras.create_model(config.student.name, num_classes=info.num_classes, image_size=config.data.image_size, **config.student.overrides)
@@ -87,6 +82,10 @@ def main(argv=None):
     if args.json:
         atomic_json(args.json, result)
     return 0
+
+
+def main(argv=None):
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

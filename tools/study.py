@@ -12,7 +12,6 @@ with options, e.g. `--ablation tas_mse=tas:feature_loss=mse --ablation tas_conv=
 Rerunning the same command reuses finished runs and resumes an interrupted one.
 """
 
-import argparse
 import dataclasses
 import os
 import pathlib
@@ -21,14 +20,15 @@ import shlex
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: see tas_keras.cli.common
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
-from tas_keras.config import ConfigError
+from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
+from tas_keras.config import ConfigError  # noqa: E402
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--pairs", nargs="+", required=True, help="pair configs, e.g. convnext_mlp convnext_deit mixer_resnet")
     p.add_argument("--methods", nargs="+", default=["scratch", "kd", "fitnet", "ofa", "tas"])
     p.add_argument("--ablation", action="append", default=[], metavar="[PAIR/]NAME=METHOD:key=value",
@@ -71,38 +71,28 @@ def machine():
     return f"{cpu}, {os.cpu_count()} CPUs"
 
 
-def main(argv=None):
+def _main(argv):
     args = parse_args(argv)
     from tas_keras.training.study import Variant, run_study
 
-    try:
-        main_variants = [Variant.parse(m) for m in args.methods]
-        ablations = [Variant.parse(a) for a in args.ablation]
-        names = [v.name for v in main_variants + ablations]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"Variant names must be unique; got {names}.")
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    main_variants = [Variant.parse(m) for m in args.methods]
+    ablations = [Variant.parse(a) for a in args.ablation]
+    names = [v.name for v in main_variants + ablations]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"Variant names must be unique; got {names}.")
     profile = None if args.profile == "none" else args.profile
     ablation_pairs = args.ablation_pairs or args.pairs
     bad = sorted(set(ablation_pairs) - set(args.pairs))
     if bad:
-        print(f"error: --ablation-pairs {bad} are not among --pairs {args.pairs}.", file=sys.stderr)
-        return 2
+        raise ConfigError(f"--ablation-pairs {bad} are not among --pairs {args.pairs}.")
     start = time.time()
-    from tas_keras.data import DatasetUnavailable
     from tas_keras.training.report import write_report
 
     ablations = [a if a.pairs else dataclasses.replace(a, pairs=tuple(ablation_pairs)) for a in ablations]
-    try:
-        records = run_study(args.pairs, main_variants + ablations, args.seeds, args.output_dir, profile, overrides_from(args),
-                            args.teacher_subset, train=not args.report_only)
-        if not records:
-            raise ConfigError(f"No finished runs of this study in {args.output_dir}.")
-    except (ConfigError, DatasetUnavailable, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    records = run_study(args.pairs, main_variants + ablations, args.seeds, args.output_dir, profile, overrides_from(args),
+                        args.teacher_subset, train=not args.report_only)
+    if not records:
+        raise ConfigError(f"No finished runs of this study in {args.output_dir}.")
     import keras
 
     first = records[0]
@@ -124,6 +114,10 @@ def main(argv=None):
     print((out / "results.md").read_text())
     print(f"Wrote {out / 'results.md'}, {out / 'results.json'}, {out / 'results.png'}")
     return 0
+
+
+def main(argv=None):
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

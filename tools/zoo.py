@@ -4,15 +4,15 @@
     python tools/zoo.py --image-size 32 --family mlp --num-classes 10
 """
 
-import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: see tas_keras.cli.common
 
 import numpy as np  # noqa: E402
 
 import tas_keras  # noqa: E402
+from tas_keras.cli.common import ArgumentParser  # noqa: E402
 
 
 def stage_summary(info, image_size):
@@ -27,7 +27,7 @@ def stage_summary(info, image_size):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--family", choices=["cnn", "vit", "mlp"], help="only this family")
     parser.add_argument("--image-size", type=int, default=None, help="input side (default: each model's own)")
     parser.add_argument("--num-classes", type=int, default=1000)

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tas_keras.data import sources
 from tas_keras.data.augment import AugmentConfig, BatchMixer, ImageAugmenter
+from tas_keras.errors import InputError
 
 OFFLINE_DATASETS = ("digits", "fashion_mnist")
 DATASETS = OFFLINE_DATASETS + tuple(k for k in sources.TFDS_DATASETS if k not in OFFLINE_DATASETS)
@@ -26,7 +27,7 @@ class DatasetInfo:
 
 def check_dataset_name(name):
     if name not in DATASETS and not name.startswith(FOLDER_PREFIX):
-        raise ValueError(f"Unknown dataset {name!r}; valid: {', '.join(DATASETS)}, or '{FOLDER_PREFIX}/path/to/root'.")
+        raise InputError(f"Unknown dataset {name!r}; valid: {', '.join(DATASETS)}, or '{FOLDER_PREFIX}/path/to/root'.")
 
 
 def stratified_subset(labels, count, seed=0):

@@ -13,6 +13,8 @@ import pathlib
 
 import numpy as np
 
+from tas_keras.errors import InputError
+
 SPLITS = ("train", "test")
 FASHION_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -31,13 +33,13 @@ NORMALIZATION = {
 IMAGENET_NORMALIZATION = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
-class DatasetUnavailable(RuntimeError):
+class DatasetUnavailable(InputError):
     """The dataset is not on this machine; the message says how to get it."""
 
 
 def _check_split(split):
     if split not in SPLITS:
-        raise ValueError(f"Unknown split {split!r}; valid splits: {SPLITS}.")
+        raise InputError(f"Unknown split {split!r}; valid splits: {SPLITS}.")
 
 
 def grey_to_rgb(images):
@@ -66,12 +68,12 @@ def read_idx(path):
         data = f.read()
     magic = int.from_bytes(data[0:4], "big")
     if magic >> 8 != 0x08:  # 0x08 = unsigned byte
-        raise ValueError(f"{path} is not an unsigned-byte IDX file (magic {magic:#x}).")
+        raise InputError(f"{path} is not an unsigned-byte IDX file (magic {magic:#x}).")
     ndim = magic & 0xFF
     shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if array.size != int(np.prod(shape)):
-        raise ValueError(f"{path} is truncated: expected {int(np.prod(shape))} values, found {array.size}.")
+        raise InputError(f"{path} is truncated: expected {int(np.prod(shape))} values, found {array.size}.")
     return array.reshape(shape)
 
 

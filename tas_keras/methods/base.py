@@ -10,6 +10,8 @@ are tracked by the Distiller. It splits its work in two:
 
 import keras
 
+from tas_keras.errors import InputError
+from tas_keras.methods import options as opt
 from tas_keras.models.layers import PACKAGE
 
 _METHODS = {}
@@ -18,7 +20,7 @@ _METHODS = {}
 def register_method(name):
     def decorator(cls):
         if name in _METHODS:
-            raise ValueError(f"Method {name!r} is registered twice.")
+            raise InputError(f"Method {name!r} is registered twice.")
         cls.method_name = name
         _METHODS[name] = cls
         return keras.saving.register_keras_serializable(package=PACKAGE)(cls)
@@ -32,7 +34,7 @@ def list_methods():
 
 def method_class(name):
     if name not in _METHODS:
-        raise ValueError(f"Unknown distillation method {name!r}; valid methods: {list_methods()}.")
+        raise InputError(f"Unknown distillation method {name!r}; valid methods: {list_methods()}.")
     return _METHODS[name]
 
 
@@ -51,22 +53,33 @@ def models_description(teacher, student):
 
 
 class Method(keras.layers.Layer):
-    """Base of every method. Subclasses declare `defaults` (every option with its default value)."""
+    """Base of every method. Subclasses declare `defaults` (every option with its default value) and
+    `rules` (every option's rule from tas_keras.methods.options)."""
 
     method_name = None
     defaults = {"w_ce": 1.0, "label_smoothing": 0.0}
+    rules = {"w_ce": opt.weight, "label_smoothing": opt.number(0.0, 1.0)}
     global_targets = ()
     uses_teacher = True  # False: the Distiller skips the teacher's forward pass entirely
 
     def __init__(self, pair, options=None, **kwargs):
         super().__init__(**kwargs)
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(self.defaults))
-        if unknown:
-            valid = ", ".join(f"{k}={v!r}" for k, v in sorted(self.defaults.items()))
-            raise ValueError(f"Unknown option(s) {unknown} for method {self.method_name!r}; valid options: {valid}.")
         self.pair = dict(pair)
-        self.options = {**self.defaults, **options}
+        self.options = self.check_options(options or {})
+
+    @classmethod
+    def check_options(cls, options):
+        """defaults + options, after checking every name and value against `rules` (InputError naming
+        the option, what it takes and the value given); called before anything is built or trained."""
+        unknown = sorted(set(options) - set(cls.defaults))
+        if unknown:
+            valid = ", ".join(f"{k}={v!r}" for k, v in sorted(cls.defaults.items()))
+            raise InputError(f"Unknown option(s) {unknown} for method {cls.method_name!r}; valid options: {valid}.")
+        for key, value in options.items():
+            problem = cls.rules[key](value)
+            if problem is not None:
+                raise InputError(f"{key}={value!r} is not valid for method {cls.method_name!r}: expected {problem}.")
+        return {**cls.defaults, **options}
 
     def option(self, key):
         return self.options[key]

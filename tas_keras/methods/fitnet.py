@@ -2,17 +2,19 @@ import math
 
 from keras import layers
 
+from tas_keras.errors import InputError
 from tas_keras.losses import feature_mse, kd_loss, pool_to_grid, tokens_to_map
+from tas_keras.methods import options as opt
 from tas_keras.methods.base import Method, register_method
-from tas_keras.models.layers import trunc_normal
 from tas_keras.models.backbone import STAGE_NAMES
+from tas_keras.models.layers import trunc_normal
 
 
 def stage_by_name(stages, name, who):
     for stage in stages:
         if stage["name"] == name:
             return stage
-    raise ValueError(f"{who} stage {name!r} does not exist; valid stages: {list(STAGE_NAMES)}.")
+    raise InputError(f"{who} stage {name!r} does not exist; valid stages: {list(STAGE_NAMES)}.")
 
 
 def as_map(features, stage):
@@ -26,6 +28,8 @@ class FitNet(Method):
     teacher's."""
 
     defaults = {**Method.defaults, "w_hint": 1.0, "student_stage": "S4", "teacher_stage": "S4", "w_kd": 0.0, "temperature": 4.0}
+    rules = {**Method.rules, "w_hint": opt.weight, "student_stage": opt.stage, "teacher_stage": opt.stage,
+             "w_kd": opt.weight, "temperature": opt.positive}
 
     def __init__(self, pair, options=None, **kwargs):
         super().__init__(pair, options, **kwargs)

@@ -1,5 +1,6 @@
 from tas_keras.assistant import build_assistant
 from tas_keras.losses import ofa_loss
+from tas_keras.methods import options as opt
 from tas_keras.methods.base import Method, register_method
 from tas_keras.methods.fitnet import stage_by_name
 
@@ -13,6 +14,8 @@ class OFA(Method):
     target loss is applied to the student's logits and to every branch's."""
 
     defaults = {**Method.defaults, "w_ofa": 1.0, "eps": 1.0, "temperature": 1.0, "branch_stages": ["S1", "S2", "S3"]}
+    rules = {**Method.rules, "w_ofa": opt.weight, "eps": opt.positive, "temperature": opt.positive,
+             "branch_stages": opt.list_of(*opt.STAGES, allow_empty=True)}
 
     def __init__(self, pair, options=None, **kwargs):
         super().__init__(pair, options, **kwargs)

@@ -1,7 +1,9 @@
 import keras
 
-from tas_keras.assistant import build_assistant, check_modules, default_modules, scale_gradient
+from tas_keras.assistant import MODULES, build_assistant, check_modules, default_modules, scale_gradient
+from tas_keras.errors import InputError
 from tas_keras.losses import cross_entropy, feature_mse, info_nce, kd_loss, spatial_smooth
+from tas_keras.methods import options as opt
 from tas_keras.methods.base import Method, register_method
 from tas_keras.methods.fitnet import stage_by_name
 from tas_keras.models.layers import dense
@@ -43,19 +45,31 @@ class TAS(Method):
         "w_ace": 0.5,
         "branch_grad_scale": "auto",
     }
+    rules = {
+        **Method.rules,
+        "w_kd": opt.weight,
+        "temperature": opt.positive,
+        "branch_stages": opt.stages,
+        "modules": opt.optional(opt.list_of(*MODULES)),
+        "assistant_depth": opt.integer(1),
+        "w_nce": opt.weight,
+        "nce_temperature": opt.positive,
+        "nce_grid": opt.integer(1),
+        "nce_dim": opt.integer(1),
+        "symmetric": opt.boolean,
+        "feature_loss": opt.one_of(*FEATURE_LOSSES),
+        "w_akd": opt.weight,
+        "w_ace": opt.weight,
+        "branch_grad_scale": opt.either(opt.one_of("auto"), opt.number(0.0, 1.0)),
+    }
 
     def __init__(self, pair, options=None, **kwargs):
         super().__init__(pair, options, **kwargs)
         scale = self.option("branch_grad_scale")
-        numeric = isinstance(scale, (int, float)) and not isinstance(scale, bool)
-        if scale != "auto" and not (numeric and 0.0 <= scale <= 1.0):
-            raise ValueError(f"branch_grad_scale must be 'auto' or a number in [0, 1]; got {scale!r}.")
         # The scale in use lives in variables, so a resumed run keeps its calibrated value.
         self.branch_scale = self.add_weight(shape=(), initializer=keras.initializers.Constant(1.0 if scale == "auto" else float(scale)),
                                             trainable=False, name="branch_grad_scale")
         self.calibrated = self.add_weight(shape=(), initializer="zeros", trainable=False, name="calibrated")
-        if self.option("feature_loss") not in FEATURE_LOSSES:
-            raise ValueError(f"feature_loss must be one of {FEATURE_LOSSES}; got {self.option('feature_loss')!r}.")
         self.global_targets = ("nce_keys",) if self.option("feature_loss") == "nce" else ()
         size, grid = self.pair["image_size"], self.option("nce_grid")
         self.teacher_last = self.pair["teacher_stages"][-1]
@@ -63,7 +77,7 @@ class TAS(Method):
         self.module_order = check_modules(modules)
         self.stage_names = list(self.option("branch_stages"))
         if not self.stage_names:
-            raise ValueError("branch_stages must name at least one student stage (e.g. ['S2']).")
+            raise InputError("branch_stages must name at least one student stage (e.g. ['S2']).")
         self.assistants = [
             build_assistant(
                 stage_by_name(self.pair["student_stages"], name, "student"),
@@ -83,7 +97,7 @@ class TAS(Method):
         for assistant in self.assistants:
             side = assistant.output["features"].shape[1]
             if grid not in common_divisors(side, teacher_side):
-                raise ValueError(
+                raise InputError(
                     f"nce_grid={grid} must divide both the assistant's {side}x{side} and the teacher's "
                     f"{teacher_side}x{teacher_side} last-stage maps; valid: {common_divisors(side, teacher_side)}."
                 )

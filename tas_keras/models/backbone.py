@@ -6,6 +6,7 @@ constructor arguments, so `from_config` rebuilds the same graph and loaded model
 
 import keras
 
+from tas_keras.errors import InputError
 from tas_keras.models.layers import PACKAGE
 
 FAMILIES = ("cnn", "vit", "mlp")
@@ -23,7 +24,7 @@ def constructor_args(frame_locals):
 
 def check_positive_int(value, what):
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{what} must be a positive integer; got {value!r}.")
+        raise InputError(f"{what} must be a positive integer; got {value!r}.")
     return value
 
 
@@ -32,7 +33,7 @@ def check_image_size(image_size, stride, model):
     check_positive_int(image_size, "image_size")
     if image_size % stride:
         below = max(stride, image_size // stride * stride)
-        raise ValueError(
+        raise InputError(
             f"image_size={image_size} does not fit {model}: it must be a multiple of the model's total "
             f"stride {stride} (e.g. {below} or {below + stride}; 224 for the paper-size models)."
         )
@@ -43,19 +44,19 @@ def check_lengths(model, **sequences):
     """Per-stage arguments (depths, widths, heads, ...) must all have the same length."""
     lengths = {name: len(seq) for name, seq in sequences.items()}
     if len(set(lengths.values())) != 1:
-        raise ValueError(f"{model}: per-stage arguments must have equal lengths; got {lengths}.")
+        raise InputError(f"{model}: per-stage arguments must have equal lengths; got {lengths}.")
 
 
 def columnar_taps(depth, model):
     """Block indices that end the four 'stages' of a columnar model (ViT, Mixer): depth quarters."""
     if depth < 4:
-        raise ValueError(f"{model}: depth must be at least 4 to expose four stages; got depth={depth}.")
+        raise InputError(f"{model}: depth must be at least 4 to expose four stages; got depth={depth}.")
     return [depth * k // 4 - 1 for k in range(1, 5)]
 
 
 def stage_info(name, tensor, reduction, layout, num_prefix_tokens=0):
     if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}.")
+        raise InputError(f"layout must be one of {LAYOUTS}; got {layout!r}.")
     return {
         "name": name,
         "channels": int(tensor.shape[-1]),
@@ -78,7 +79,7 @@ class Backbone(keras.Model):
     def __init__(self, inputs, logits, stages, config, **kwargs):
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         if len(stages) != len(STAGE_NAMES):
-            raise ValueError(f"{type(self).__name__} must expose 4 stages; got {len(stages)}.")
+            raise InputError(f"{type(self).__name__} must expose 4 stages; got {len(stages)}.")
         self.pyramid_outputs = {name: stage[0] for name, stage in zip(STAGE_NAMES, stages)}
         self.stage_info = [stage_info(name, *stage) for name, stage in zip(STAGE_NAMES, stages)]
         self.init_config = dict(config)

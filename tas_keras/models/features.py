@@ -4,12 +4,13 @@ import copy
 
 import keras
 
+from tas_keras.errors import InputError
 from tas_keras.models.backbone import Backbone
 
 
 def _check_backbone(model):
     if not isinstance(model, Backbone):
-        raise TypeError(
+        raise InputError(
             f"Expected a tas_keras zoo model (from tas_keras.create_model); got {type(model).__name__}."
         )
 

@@ -3,6 +3,8 @@
 import keras
 from keras import layers, ops
 
+from tas_keras.errors import InputError
+
 PACKAGE = "tas_keras"
 
 
@@ -39,7 +41,7 @@ class DropPath(layers.Layer):
     def __init__(self, rate=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= rate < 1.0:
-            raise ValueError(f"DropPath rate must be in [0, 1); got {rate!r}.")
+            raise InputError(f"DropPath rate must be in [0, 1); got {rate!r}.")
         self.rate = float(rate)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -159,7 +161,7 @@ class MultiHeadSelfAttention(layers.Layer):
     def build(self, input_shape):
         dim = input_shape[-1]
         if dim % self.num_heads:
-            raise ValueError(
+            raise InputError(
                 f"Attention width {dim} is not divisible by num_heads={self.num_heads}; "
                 f"choose num_heads among the divisors of {dim}."
             )
@@ -232,7 +234,7 @@ class TokenPool(layers.Layer):
     def __init__(self, mode="token", num_prefix_tokens=1, **kwargs):
         super().__init__(**kwargs)
         if mode not in self.MODES:
-            raise ValueError(f"Unknown pooling mode {mode!r}; valid: {self.MODES}.")
+            raise InputError(f"Unknown pooling mode {mode!r}; valid: {self.MODES}.")
         self.mode = mode
         self.num_prefix_tokens = int(num_prefix_tokens)
 

@@ -4,7 +4,7 @@ import difflib
 import inspect
 import os
 
-
+from tas_keras.errors import InputError
 from tas_keras.models.backbone import FAMILIES
 
 _REGISTRY = {}  # name -> (factory, family); filled only by @register_model
@@ -14,11 +14,11 @@ WEIGHT_SUFFIXES = (".keras", ".weights.h5")
 def register_model(family):
     """Registers a factory `fn(**kwargs) -> Backbone` under its function name."""
     if family not in FAMILIES:
-        raise ValueError(f"Unknown model family {family!r}; valid families: {FAMILIES}.")
+        raise InputError(f"Unknown model family {family!r}; valid families: {FAMILIES}.")
 
     def decorator(fn):
         if fn.__name__ in _REGISTRY:
-            raise ValueError(f"Model {fn.__name__!r} is registered twice.")
+            raise InputError(f"Model {fn.__name__!r} is registered twice.")
         _REGISTRY[fn.__name__] = (fn, family)
         return fn
 
@@ -30,7 +30,7 @@ def build_variant(cls, name, overrides, **defaults):
     valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")]
     unknown = sorted(set(overrides) - set(valid))
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"Unknown argument(s) {unknown} for model {name!r} ({cls.__name__}); valid: {sorted(valid)}."
         )
     return cls(**{**defaults, **overrides, "name": overrides.get("name", name)})
@@ -39,7 +39,7 @@ def build_variant(cls, name, overrides, **defaults):
 def list_models(family=None):
     """Sorted names of registered models, optionally of one family ("cnn", "vit" or "mlp")."""
     if family is not None and family not in FAMILIES:
-        raise ValueError(f"Unknown model family {family!r}; valid families: {FAMILIES}.")
+        raise InputError(f"Unknown model family {family!r}; valid families: {FAMILIES}.")
     return sorted(n for n, (_, fam) in _REGISTRY.items() if family in (None, fam))
 
 
@@ -60,7 +60,7 @@ def model_family(name_or_model):
         return _REGISTRY[name_or_model][1]
     family = getattr(name_or_model, "family", None)
     if family not in FAMILIES:
-        raise ValueError(
+        raise InputError(
             f"{type(name_or_model).__name__} is not a tas_keras zoo model, so it has no family; "
             "pass a registered name or a model from tas_keras.create_model()."
         )
@@ -89,7 +89,7 @@ def create_model(name, num_classes=1000, image_size=None, weights=None, **overri
 def load_weights(model, path):
     path = os.fspath(path)
     if not path.endswith(WEIGHT_SUFFIXES):
-        raise ValueError(
+        raise InputError(
             f"weights={path!r}: expected a path ending in one of {WEIGHT_SUFFIXES}. tas_keras never "
             "downloads weights; save a model with model.save('x.keras') or model.save_weights('x.weights.h5')."
         )
@@ -98,7 +98,7 @@ def load_weights(model, path):
     try:
         model.load_weights(path)
     except Exception as err:  # keras raises several types for shape / structure mismatches
-        raise ValueError(
+        raise InputError(
             f"weights file {path!r} does not fit model {model.name!r} "
             f"(image_size / num_classes / architecture differ?): {err}"
         ) from err

@@ -8,21 +8,25 @@ need every image of the global batch (InfoNCE keys) are all-gathered before the 
 image i then has its positive at its global index.
 """
 
+import weakref
+
 import keras
 import tensorflow as tf
 
 from tas_keras.steps.common import eval_metrics, group_losses, total_loss
 
+_FUNCTIONS = weakref.WeakKeyDictionary()  # distiller -> {(part, xla): tf.function}, built once each
+
 
 def _compiled(distiller, key, fn):
-    """Caches fn as a tf.function (XLA when distiller.xla) on the distiller, built once; eager
+    """fn as a tf.function (XLA when distiller.xla), built once per distiller and XLA setting; eager
     under compile(run_eagerly=True), for debugging."""
     if distiller.run_eagerly:
         return fn
-    cache = distiller.__dict__.setdefault("_tf_functions", {})
-    if key not in cache:
-        cache[key] = tf.function(fn, jit_compile=distiller.xla, reduce_retracing=True)
-    return cache[key]
+    cache = _FUNCTIONS.setdefault(distiller, {})
+    if (key, distiller.xla) not in cache:
+        cache[(key, distiller.xla)] = tf.function(fn, jit_compile=distiller.xla, reduce_retracing=True)
+    return cache[(key, distiller.xla)]
 
 
 def _forward_backward(distiller):

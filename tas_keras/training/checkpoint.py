@@ -1,35 +1,12 @@
-"""Files that are never left half-written: every write goes to a temp file in the same folder, then
-os.replace. A killed run resumes from the last completed epoch."""
+"""Epoch checkpoints, written atomically (tas_keras.atomic): a killed run resumes from the last
+completed epoch."""
 
 import json
-import os
 import pathlib
-import tempfile
 
 import keras
 
-
-def atomic_write(path, write):
-    """write(tmp_path) produces the file; it then replaces `path` in one rename."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp_{path.stem}_", suffix="".join(path.suffixes))
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-def atomic_json(path, data):
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-
-    return atomic_write(path, write)
+from tas_keras.atomic import atomic_json, atomic_write, remove_stale_temp_files  # noqa: F401  (atomic_write: re-exported)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -49,7 +26,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         atomic_json(self.state_path, {"epochs_done": epoch + 1})
 
     def resume_state(self):
-        """(model, epochs_done) of the last completed epoch, or (None, 0)."""
+        """(model, epochs_done) of the last completed epoch, or (None, 0). Temp files of a write that a
+        kill interrupted are removed first (the files they were replacing are intact)."""
+        if self.enabled:  # the writer; other workers only read
+            remove_stale_temp_files(self.model_path.parent)
         if not (self.model_path.is_file() and self.state_path.is_file()):
             return None, 0
         epochs_done = json.loads(self.state_path.read_text())["epochs_done"]

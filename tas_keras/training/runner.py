@@ -1,8 +1,9 @@
 """One run: teacher stage (load / reuse / train) -> distillation -> evaluation -> outputs.
 
 Run folder (`output_dir`): student.keras, teacher.keras, config.yaml, metrics.csv, tensorboard/,
-summary.json, and checkpoint.keras/.json while training. Trained teachers are cached beside it in
-`<output_dir>/../teachers/<fingerprint>/teacher.keras`, so every method of a pair reuses one teacher.
+summary.json, and checkpoint.keras/.json while training. Trained teachers are cached in
+`<teacher_cache>/<fingerprint>/teacher.keras` (default: `teachers/` beside the run folder), so every
+method of a pair reuses one teacher.
 """
 
 import hashlib
@@ -18,7 +19,9 @@ import tas_keras
 from tas_keras.config import save_config
 from tas_keras.data import build_dataset
 from tas_keras.distiller import resolve_xla
+from tas_keras.errors import InputError
 from tas_keras.losses import ClassificationLoss
+from tas_keras.training.callbacks import EpochLog, TimeForecast
 from tas_keras.training.checkpoint import EpochCheckpoint, atomic_json, atomic_write
 from tas_keras.training.optim import build_optimizer
 from tas_keras.training.strategy import distribution_scope, is_chief
@@ -26,8 +29,8 @@ from tas_keras.training.strategy import distribution_scope, is_chief
 VERBOSE = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, one line per epoch in logs
 
 
-class TeacherFileError(ValueError):
-    pass
+class TeacherFileError(InputError):
+    """A teacher file that is missing, unreadable or does not fit the run."""
 
 
 def teacher_size(config):
@@ -38,7 +41,7 @@ def load_teacher_file(path, image_size, num_classes):
     """A trained teacher from a .keras file, checked against the run's input size and classes."""
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"Teacher file {path!r} does not exist.")
+        raise TeacherFileError(f"Teacher file {path!r} does not exist.")
     try:
         model = keras.saving.load_model(path)
     except Exception as err:  # corrupt zip, unknown classes, ...
@@ -77,10 +80,10 @@ def _datasets(config, stage, image_size):
 
 
 def _loggers(folder, csv_name, chief, tensorboard=False):
-    """CSV (appended on resume) and TensorBoard logs, written by the chief only."""
+    """The epoch CSV (atomic, one row per epoch) and TensorBoard logs, written by the chief only."""
     if not chief:
         return []
-    loggers = [keras.callbacks.CSVLogger(str(pathlib.Path(folder, csv_name)), append=True)]
+    loggers = [EpochLog(pathlib.Path(folder, csv_name))]
     if tensorboard:
         loggers.append(keras.callbacks.TensorBoard(str(pathlib.Path(folder, "tensorboard")), write_graph=False))
     return loggers
@@ -115,19 +118,25 @@ def train_teacher(config, folder, scope, log):
             )
     if done:
         log(f"Resuming teacher training after epoch {done}/{cfg.epochs}.")
-    log(f"Training teacher {config.teacher.name} on {info.name} ({info.num_examples} images, {cfg.epochs} epochs).")
-    callbacks = [checkpoint, *_loggers(folder, "teacher_metrics.csv", chief)]
+    start = f"fine-tuned from {config.teacher.weights}" if config.teacher.weights else "from scratch"
+    log(f"Plan: the teacher {config.teacher.name} is trained here {start}: {cfg.epochs} epochs x {info.batches} steps of "
+        f"{cfg.batch_size} images ({info.num_examples} {info.name} images at {size}x{size}); then the student "
+        f"{config.student.name} for {config.student_training.epochs} epochs. Pass --teacher FILE to use a trained one.")
+    forecast = TimeForecast("Teacher training", (cfg.epochs - done) * info.batches, log)
+    callbacks = [*_loggers(folder, "teacher_metrics.csv", chief), checkpoint, forecast]
     model.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False)
     return model
 
 
-def obtain_teacher(config, output_dir, teacher_file, scope, num_classes, log):
+def obtain_teacher(config, teacher_cache, teacher_file, scope, num_classes, log):
+    """(teacher, its file): `teacher_file` if given, else the one cached in `teacher_cache` for these
+    teacher settings, else one trained here (and cached there)."""
     size = teacher_size(config)
     if teacher_file:
         log(f"Using teacher {teacher_file}.")
         with scope():
             return load_teacher_file(teacher_file, size, num_classes), str(teacher_file)
-    folder = pathlib.Path(output_dir).parent / "teachers" / teacher_fingerprint(config)
+    folder = pathlib.Path(teacher_cache) / teacher_fingerprint(config)
     cached = folder / "teacher.keras"
     if cached.is_file():
         log(f"Reusing the teacher trained with the same settings: {cached}.")
@@ -152,12 +161,14 @@ def evaluate(model, dataset):
     return {"top1": float(top1.result()), "top5": float(top5.result())}
 
 
-def run(config, output_dir, teacher_file=None, log=print):
-    """Runs the whole pipeline; returns the summary dict (also written to summary.json)."""
+def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
+    """Runs the whole pipeline; returns the summary dict (also written to summary.json).
+    teacher_cache: folder of trained teachers (default: `teachers/` beside `output_dir`)."""
     start = time.time()
     keras.mixed_precision.set_global_policy(config.precision)
     keras.utils.set_random_seed(config.seed)
     output_dir = pathlib.Path(output_dir)
+    teacher_cache = pathlib.Path(teacher_cache) if teacher_cache else output_dir.absolute().parent / "teachers"
     output_dir.mkdir(parents=True, exist_ok=True)
     chief = is_chief()
     if chief:
@@ -165,7 +176,7 @@ def run(config, output_dir, teacher_file=None, log=print):
     scope, replicas = distribution_scope(config.strategy)
 
     train, test, info, test_info = _datasets(config, "student_training", config.data.image_size)
-    teacher, teacher_path = obtain_teacher(config, output_dir, teacher_file, scope, info.num_classes, log)
+    teacher, teacher_path = obtain_teacher(config, teacher_cache, teacher_file, scope, info.num_classes, log)
 
     cfg = config.student_training
     checkpoint = EpochCheckpoint(output_dir, "checkpoint", enabled=chief)
@@ -187,7 +198,8 @@ def run(config, output_dir, teacher_file=None, log=print):
         with scope():
             calibration = distiller.calibrate(train.take(4).as_numpy_iterator())
         log(f"Calibrated {config.distiller.method}: " + ", ".join(f"{k}={v:.4g}" for k, v in calibration.items()))
-    callbacks = [checkpoint, *_loggers(output_dir, "metrics.csv", chief, tensorboard=True)]
+    forecast = TimeForecast("Distillation", (cfg.epochs - done) * info.batches, log)
+    callbacks = [*_loggers(output_dir, "metrics.csv", chief, tensorboard=True), checkpoint, forecast]
     distiller.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False)
 
     summary = {

@@ -5,6 +5,7 @@ import contextlib
 import keras
 
 from tas_keras.config import STRATEGIES
+from tas_keras.errors import InputError
 
 
 def distribution_scope(name):
@@ -16,11 +17,11 @@ def distribution_scope(name):
     from TF_CONFIG; none: the default. Under JAX, keras.distribution.DataParallel over the visible
     devices: with auto when there are several accelerators, with mirrored whenever there are several."""
     if name not in STRATEGIES:
-        raise ValueError(f"Unknown strategy {name!r}; valid: {STRATEGIES}.")
+        raise InputError(f"Unknown strategy {name!r}; valid: {STRATEGIES}.")
     backend = keras.backend.backend()
     if backend == "jax":
         if name == "multi_worker":
-            raise ValueError("strategy 'multi_worker' needs the TensorFlow backend (KERAS_BACKEND=tensorflow).")
+            raise InputError("strategy 'multi_worker' needs the TensorFlow backend (KERAS_BACKEND=tensorflow).")
         devices = keras.distribution.list_devices()
         accelerators = [d for d in devices if not d.lower().startswith("cpu")]
         if (name == "mirrored" and len(devices) > 1) or (name == "auto" and len(accelerators) > 1):
@@ -28,7 +29,7 @@ def distribution_scope(name):
         return contextlib.nullcontext, 1 if name == "none" else max(1, len(devices))
     if backend != "tensorflow":
         if name in ("mirrored", "multi_worker"):
-            raise ValueError(f"strategy {name!r} needs the TensorFlow backend; KERAS_BACKEND is {backend!r}.")
+            raise InputError(f"strategy {name!r} needs the TensorFlow backend; KERAS_BACKEND is {backend!r}.")
         return contextlib.nullcontext, 1
     import tensorflow as tf
 

@@ -208,7 +208,7 @@ def _teacher_file(config, output_dir, teacher_subset, log, poll_seconds=30):
         keras.backend.clear_session()
         keras.utils.set_random_seed(tconfig.seed)
         _, info = build_dataset(tconfig.data.dataset, "test", image_size=tconfig.data.image_size, batch_size=1, data_dir=tconfig.data.data_dir)
-        _, path = obtain_teacher(tconfig, output_dir / "runs", None, scope, info.num_classes, log)  # caches in output_dir/teachers
+        _, path = obtain_teacher(tconfig, output_dir / "teachers", None, scope, info.num_classes, log)
     finally:
         if claimed:
             release(folder)

@@ -1,7 +1,9 @@
 """Run as a script (TensorFlow only): one distillation step on 1 device vs 2 logical CPU devices under
 MirroredStrategy, same global batch and initial weights; prints a JSON report of the differences.
 
-    python tests/distill/mirrored_check.py METHOD XLA(0|1)
+    python tests/distill/mirrored_check.py METHOD XLA(0|1) [jit_compile]
+
+With `jit_compile`, XLA is asked for the Keras way, `compile(jit_compile=True)`, instead of `xla=`.
 """
 
 import json
@@ -22,6 +24,7 @@ import numpy as np  # noqa: E402
 import tas_keras  # noqa: E402
 
 METHOD, XLA = sys.argv[1], bool(int(sys.argv[2]))
+KERAS_FLAG = sys.argv[3:] == ["jit_compile"]
 BATCH = 8
 
 
@@ -29,13 +32,13 @@ def build():
     keras.utils.set_random_seed(0)
     teacher = tas_keras.create_model("convnext_micro", num_classes=10, depths=[1, 1, 1, 1], dims=[16, 32, 64, 64])
     student = tas_keras.create_model("vit_micro_patch4_32", num_classes=10, embed_dim=32)
-    return tas_keras.Distiller(teacher, student, method=METHOD, xla=XLA)
+    return tas_keras.Distiller(teacher, student, method=METHOD, xla=False if KERAS_FLAG else XLA)
 
 
 def one_step(strategy, weights):
     with strategy.scope():
         distiller = build()
-        distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+        distiller.compile(optimizer=keras.optimizers.SGD(0.1), **({"jit_compile": XLA} if KERAS_FLAG else {}))
     if weights is not None:
         distiller.set_weights(weights)
     rng = np.random.default_rng(0)
@@ -44,15 +47,18 @@ def one_step(strategy, weights):
     start = [w.copy() for w in distiller.get_weights()]
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH)
     logs = distiller.fit(ds, epochs=1, verbose=0).history
+    XLA_USED.append(distiller.xla)
     return start, {k: float(v[0]) for k, v in logs.items()}, distiller.get_weights()
 
 
+XLA_USED = []
 start, single_logs, single_after = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), None)
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 _, mirrored_logs, mirrored_after = one_step(mirrored, start)
 updates = [np.abs(a - s).max() for a, s in zip(single_after, start)]
 report = {
     "replicas": mirrored.num_replicas_in_sync,
+    "xla_used": XLA_USED,  # the Distiller's XLA setting in the 1-device and the 2-replica run
     "single": single_logs,
     "mirrored": mirrored_logs,
     "max_loss_diff": max(abs(single_logs[k] - mirrored_logs[k]) for k in single_logs if k.startswith("loss")),

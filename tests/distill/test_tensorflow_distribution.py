@@ -33,6 +33,19 @@ def test_two_replicas_give_the_one_device_step(method, xla):
     assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
 
 
+def test_keras_jit_compile_flag_means_the_per_replica_xla_step():
+    """compile(jit_compile=True), the usual Keras flag, trains on 1 device and on 2 replicas (a
+    fit-level XLA function fails there) with XLA around the per-replica step, same step on both."""
+    proc = subprocess.run(
+        [sys.executable, str(CHECK), "tas", "1", "jit_compile"], capture_output=True, text=True, timeout=600, env=dict(os.environ)
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    assert report["replicas"] == 2 and report["xla_used"] == [True, True]
+    assert report["max_loss_diff"] < 1e-5, report
+    assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
+
+
 def test_xla_step_equals_the_plain_graph_step():
     x, y = tiny_data()
     results = []

@@ -51,7 +51,7 @@ def test_overrides_reach_every_level():
         ("student_training.epochs=many", r"student_training.epochs: expected int; got 'many'"),
         ("precision=fp8", r"precision: 'fp8' is not one of"),
         ("strategy=horovod", r"strategy: 'horovod'"),
-        ("distiller.w_nc=1", r"unknown option\(s\) \['w_nc'\].*w_nce"),
+        ("distiller.w_nc=1", r"Unknown option\(s\) \['w_nc'\].*w_nce"),
         ("teacher.name=resnet19", r"teacher.name: unknown model 'resnet19'"),
         ("data.dataset=mnist", r"data.dataset: Unknown dataset 'mnist'"),
         ("student_training.optimizer.name=lamb", r"'lamb' is not one of \('sgd', 'adamw'\)"),

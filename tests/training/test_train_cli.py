@@ -82,7 +82,7 @@ def test_bad_teacher_files_give_clear_errors(case, finished_run, tmp_path):
 
 def test_bad_arguments_are_named():
     proc = train("--pair", "convnext_mlp", "--profile", "small", "--set", "distiller.w_nc=1")
-    assert proc.returncode == 2 and "unknown option(s) ['w_nc']" in proc.stderr
+    assert proc.returncode == 2 and "Unknown option(s) ['w_nc']" in proc.stderr
     proc = train("--pair", "convnext_vit")
     assert proc.returncode == 2 and "Unknown pair 'convnext_vit'" in proc.stderr
 
@@ -109,8 +109,8 @@ def test_a_killed_run_resumes_from_its_last_epoch(finished_run, tmp_path):
     assert f"Resuming distillation after epoch {done}/3" in resumed.stdout
     rows = (out / "metrics.csv").read_text().strip().splitlines()[1:]
     epochs = [int(r.split(",")[0]) for r in rows]
-    assert epochs[-1] == 2 and sorted(set(epochs)) == [0, 1, 2]
-    assert not [n for n in os.listdir(out) if n.startswith(".tmp")]
+    assert epochs == [0, 1, 2]  # every epoch once, also the one the kill interrupted
+    assert not [p for p in out.rglob(".tmp*")]  # a kill inside a checkpoint write leaves no temp file behind
     assert np.isfinite(json.loads((out / "summary.json").read_text())["student"]["top1"])
 
 

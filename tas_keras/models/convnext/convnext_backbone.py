@@ -3,13 +3,8 @@
 import keras
 from keras import layers
 
-from tas_keras.models.backbone import (
-    Backbone,
-    check_image_size,
-    check_lengths,
-    check_positive_int,
-    constructor_args,
-)
+from tas_keras.errors import InputError
+from tas_keras.models.backbone import Backbone, check_image_size, check_lengths, check_positive_int, constructor_args
 from tas_keras.models.convnext.convnext_layers import ConvNeXtBlock
 from tas_keras.models.layers import PACKAGE, dense, drop_path_rates, residual, trunc_normal
 
@@ -37,7 +32,7 @@ class ConvNeXt(Backbone):
         name = kwargs.get("name", "convnext")
         check_lengths(name, depths=depths, dims=dims)
         if len(depths) != 4:
-            raise ValueError(f"{name}: ConvNeXt needs 4 stages; got depths={list(depths)}.")
+            raise InputError(f"{name}: ConvNeXt needs 4 stages; got depths={list(depths)}.")
         check_positive_int(num_classes, "num_classes")
         check_image_size(image_size, 32, name)
         rates = iter(drop_path_rates(drop_path_rate, sum(depths)))

@@ -3,13 +3,7 @@
 import keras
 from keras import layers
 
-from tas_keras.models.backbone import (
-    Backbone,
-    check_image_size,
-    check_positive_int,
-    columnar_taps,
-    constructor_args,
-)
+from tas_keras.models.backbone import Backbone, check_image_size, check_positive_int, columnar_taps, constructor_args
 from tas_keras.models.layers import PACKAGE, Affine, TokenPool, dense, drop_path_rates
 from tas_keras.models.mixer.mixer_layers import MixerBlock, ResMLPBlock
 from tas_keras.models.vit.vit_backbone import patch_embed

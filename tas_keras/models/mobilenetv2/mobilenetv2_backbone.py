@@ -3,6 +3,7 @@
 import keras
 from keras import layers
 
+from tas_keras.errors import InputError
 from tas_keras.models.backbone import Backbone, check_image_size, check_positive_int, constructor_args
 from tas_keras.models.layers import PACKAGE
 
@@ -52,7 +53,7 @@ class MobileNetV2(Backbone):
         check_positive_int(num_classes, "num_classes")
         check_image_size(image_size, 32, name)
         if not width_multiplier > 0:
-            raise ValueError(f"{name}: width_multiplier must be > 0; got {width_multiplier!r}.")
+            raise InputError(f"{name}: width_multiplier must be > 0; got {width_multiplier!r}.")
         channels = lambda c: make_divisible(c * width_multiplier)  # noqa: E731
 
         inputs = keras.Input((image_size, image_size, 3), name="images")

@@ -3,13 +3,8 @@
 import keras
 from keras import layers
 
-from tas_keras.models.backbone import (
-    Backbone,
-    check_image_size,
-    check_lengths,
-    check_positive_int,
-    constructor_args,
-)
+from tas_keras.errors import InputError
+from tas_keras.models.backbone import Backbone, check_image_size, check_lengths, check_positive_int, constructor_args
 from tas_keras.models.layers import PACKAGE
 
 BLOCKS = {"basic": 1, "bottleneck": 4}  # block type -> channel expansion
@@ -69,10 +64,10 @@ class ResNet(Backbone):
         config = constructor_args(locals())
         name = kwargs.get("name", "resnet")
         if block not in BLOCKS:
-            raise ValueError(f"{name}: unknown block {block!r}; valid blocks: {sorted(BLOCKS)}.")
+            raise InputError(f"{name}: unknown block {block!r}; valid blocks: {sorted(BLOCKS)}.")
         check_lengths(name, depths=depths, widths=widths)
         if len(depths) != 4:
-            raise ValueError(f"{name}: ResNet needs 4 stages; got depths={list(depths)}.")
+            raise InputError(f"{name}: ResNet needs 4 stages; got depths={list(depths)}.")
         check_positive_int(num_classes, "num_classes")
         check_image_size(image_size, 32, name)
 

@@ -3,13 +3,8 @@
 import keras
 from keras import layers
 
-from tas_keras.models.backbone import (
-    Backbone,
-    check_image_size,
-    check_lengths,
-    check_positive_int,
-    constructor_args,
-)
+from tas_keras.errors import InputError
+from tas_keras.models.backbone import Backbone, check_image_size, check_lengths, check_positive_int, constructor_args
 from tas_keras.models.layers import PACKAGE, dense, drop_path_rates, trunc_normal
 from tas_keras.models.swin.swin_layers import PatchMerging, SwinBlock
 
@@ -35,7 +30,7 @@ class SwinTransformer(Backbone):
         name = kwargs.get("name", "swin")
         check_lengths(name, depths=depths, num_heads=num_heads)
         if len(depths) != 4:
-            raise ValueError(f"{name}: Swin needs 4 stages; got depths={list(depths)}.")
+            raise InputError(f"{name}: Swin needs 4 stages; got depths={list(depths)}.")
         check_positive_int(num_classes, "num_classes")
         check_positive_int(patch_size, "patch_size")
         check_positive_int(window_size, "window_size")

@@ -3,22 +3,9 @@
 import keras
 from keras import layers
 
-from tas_keras.models.backbone import (
-    Backbone,
-    check_image_size,
-    check_positive_int,
-    columnar_taps,
-    constructor_args,
-)
-from tas_keras.models.layers import (
-    PACKAGE,
-    ClassToken,
-    PositionEmbedding,
-    TokenPool,
-    dense,
-    drop_path_rates,
-    trunc_normal,
-)
+from tas_keras.errors import InputError
+from tas_keras.models.backbone import Backbone, check_image_size, check_positive_int, columnar_taps, constructor_args
+from tas_keras.models.layers import PACKAGE, ClassToken, PositionEmbedding, TokenPool, dense, drop_path_rates, trunc_normal
 from tas_keras.models.vit.vit_layers import TransformerBlock
 
 
@@ -52,7 +39,7 @@ class VisionTransformer(Backbone):
         check_positive_int(patch_size, "patch_size")
         check_image_size(image_size, patch_size, name)
         if global_pool not in TokenPool.MODES:
-            raise ValueError(f"{name}: unknown global_pool {global_pool!r}; valid: {TokenPool.MODES}.")
+            raise InputError(f"{name}: unknown global_pool {global_pool!r}; valid: {TokenPool.MODES}.")
         taps = columnar_taps(depth, name)
         rates = drop_path_rates(drop_path_rate, depth)
 

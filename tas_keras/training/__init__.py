@@ -1,0 +1,1 @@
+"""Training pipeline (TensorFlow data / distribution live here, not in the core): configs -> runs."""

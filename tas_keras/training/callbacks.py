@@ -1,0 +1,81 @@
+"""Training callbacks of the run pipeline: an epoch log that is never half-written or duplicated,
+and a time forecast after the first steps."""
+
+import csv
+import io
+import pathlib
+import time
+
+import keras
+
+from tas_keras.training.checkpoint import atomic_write
+
+
+class EpochLog(keras.callbacks.Callback):
+    """metrics.csv, one row per finished epoch, rewritten atomically (temp file + rename) every epoch.
+
+    Keras' CSVLogger(append=True) appends in place: a run killed between its row and the epoch's
+    checkpoint repeats that epoch's row after resuming. Here the first epoch of a (resumed) fit drops
+    the rows of that epoch and later ones, so every epoch appears once. Place it before the
+    checkpoint callback."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = pathlib.Path(path)
+        self.rows = None
+
+    def _read(self):
+        if not self.path.is_file():
+            return []
+        with open(self.path, newline="") as f:
+            return list(csv.DictReader(f))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.rows is None:
+            self.rows = [r for r in self._read() if int(r["epoch"]) < epoch]
+        self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        columns = ["epoch"] + sorted({k for r in self.rows for k in r} - {"epoch"})
+        text = io.StringIO()
+        writer = csv.DictWriter(text, columns, restval="")
+        writer.writeheader()
+        writer.writerows(self.rows)
+
+        def write(tmp):
+            pathlib.Path(tmp).write_text(text.getvalue())
+
+        atomic_write(self.path, write)
+
+
+class TimeForecast(keras.callbacks.Callback):
+    """After `steps` training steps (not counting the first, which includes compilation), logs the
+    time per step and the projected time of the whole stage."""
+
+    def __init__(self, label, total_steps, log=print, steps=10):
+        super().__init__()
+        self.label, self.total_steps, self.log, self.steps = label, int(total_steps), log, steps
+        self.seen, self.start = 0, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if 0 < self.total_steps <= self.steps + 1:  # over by the time there is a forecast
+            return
+        self.seen += 1
+        if self.seen == 1:
+            self.start = time.perf_counter()
+        elif self.seen == self.steps + 1:
+            per_step = (time.perf_counter() - self.start) / self.steps
+            if self.total_steps <= 0:  # streamed data of unknown length
+                self.log(f"{self.label}: {per_step:.3g} s per step after the first.")
+                return
+            remaining = per_step * max(0, self.total_steps - self.seen)
+            self.log(f"{self.label}: {per_step:.3g} s per step after the first; {self.total_steps} steps in all, "
+                     f"about {format_duration(remaining)} to go.")
+
+
+def format_duration(seconds):
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

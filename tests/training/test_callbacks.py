@@ -1,0 +1,48 @@
+"""The run pipeline's callbacks: the epoch log keeps one row per epoch across a resume; the time
+forecast comes after the first steps."""
+
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+from tas_keras.training.callbacks import EpochLog, TimeForecast, format_duration
+
+pytestmark = pytest.mark.core
+
+
+def small_fit(epochs, initial_epoch=0, callbacks=()):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((32, 4), "float32"), np.zeros((32, 2), "float32")
+    model.fit(x, y, batch_size=2, epochs=epochs, initial_epoch=initial_epoch, callbacks=list(callbacks), verbose=0)
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_epoch_log_rewrites_the_epochs_of_a_resumed_run_once(tmp_path):
+    path = tmp_path / "metrics.csv"
+    small_fit(3, callbacks=[EpochLog(path)])
+    assert [r["epoch"] for r in rows(path)] == ["0", "1", "2"] and "loss" in rows(path)[0]
+    # killed after epoch 2's row but before its checkpoint: the resume starts at epoch 2 again
+    small_fit(4, initial_epoch=2, callbacks=[EpochLog(path)])
+    assert [r["epoch"] for r in rows(path)] == ["0", "1", "2", "3"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_time_forecast_after_the_first_steps():
+    lines = []
+    small_fit(2, callbacks=[TimeForecast("Teacher training", total_steps=32, log=lines.append, steps=10)])
+    assert len(lines) == 1 and lines[0].startswith("Teacher training: ") and "32 steps in all, about" in lines[0]
+    lines.clear()
+    small_fit(1, callbacks=[TimeForecast("Short", total_steps=5, log=lines.append, steps=10)])
+    assert lines == []  # fewer steps than the forecast needs: nothing to forecast
+
+
+def test_durations_read_naturally():
+    assert [format_duration(s) for s in (12, 600, 36000, 3 * 86400)] == ["12 s", "10 min", "10.0 h", "3.0 days"]

@@ -1,0 +1,100 @@
+"""Every command-line tool answers a bad input with one line on stderr and exit code 2, before any
+training starts; --debug shows the traceback instead."""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+from tas_keras.cli import evaluate as evaluate_cli
+from tas_keras.cli import train as train_cli
+from tas_keras.errors import InputError
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SMALL = ["--pair", "convnext_mlp", "--profile", "small"]
+
+
+def tool(name):
+    spec = importlib.util.spec_from_file_location(f"tool_{name}", ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def exit_code(main, args):
+    """main's exit code, also where argparse exits on a usage error."""
+    try:
+        return main(args)
+    except SystemExit as stop:
+        return stop.code
+
+
+def one_line_error(capsys, code, *expected):
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "error:" in lines[0] and "Traceback" not in err, err
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (SMALL + ["--method", "tass"], ["'tass'", "valid methods", "tas"]),
+        (SMALL + ["--set", "distiller.w_nce=abc"], ["w_nce='abc'", "expected a number"]),
+        (SMALL + ["--set", "distiller.nce_temperature=0"], ["nce_temperature=0", "(0, inf]"]),
+        (SMALL + ["--set", "distiller.branch_stages=S2"], ["branch_stages='S2'", "list of ['S1', 'S2', 'S3', 'S4']"]),
+        (SMALL + ["--method", "kd", "--set", "distiller.temperature=hot"], ["temperature='hot'", "method 'kd'"]),
+        (SMALL + ["--set", "student_training.epochs=many"], ["student_training.epochs", "'many'"]),
+        (["--pair", "convnext_vit"], ["Unknown pair 'convnext_vit'", "convnext_mlp"]),
+        (["--pair", "missing.yaml"], ["'missing.yaml' does not exist"]),
+        (SMALL + ["--dataset", "mnist"], ["Unknown dataset 'mnist'", "fashion_mnist"]),
+        (SMALL + ["--xla", "maybe"], ["--xla", "'maybe'"]),
+        (SMALL + ["--bogus"], ["unrecognized arguments: --bogus"]),
+    ],
+)
+def test_train_refuses_bad_input_in_one_line_before_training(args, expected, capsys, tmp_path):
+    out = tmp_path / "run"
+    code = exit_code(train_cli.main, [*args, "--output-dir", str(out)])
+    one_line_error(capsys, code, *expected)
+    assert not out.exists() and not (tmp_path / "teachers").exists()  # nothing was trained or written
+
+
+def test_a_multi_line_dataset_message_becomes_one_line(capsys, tmp_path, monkeypatch):
+    from tas_keras.data import sources
+
+    monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", str(tmp_path / "none"))
+    monkeypatch.setattr(sources, "KERAS_FASHION_DIR", str(tmp_path / "none"))
+    code = train_cli.main([*SMALL, "--dataset", "fashion_mnist", "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "run")])
+    one_line_error(capsys, code, "Fashion-MNIST train files", "apt-get install dataset-fashion-mnist")
+
+
+def test_debug_shows_the_traceback():
+    with pytest.raises(InputError, match="'tass'"):
+        train_cli.main([*SMALL, "--method", "tass", "--debug"])
+
+
+def test_help_says_which_epochs_are_whose(capsys):
+    with pytest.raises(SystemExit):
+        train_cli.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--epochs EPOCHS the student's (distillation) epochs" in text
+    assert "--teacher-epochs TEACHER_EPOCHS the teacher's epochs" in text
+
+
+def test_evaluate_errors(capsys, tmp_path):
+    one_line_error(capsys, evaluate_cli.main([str(tmp_path / "none.keras"), "--dataset", "digits"]), "does not exist")
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip")
+    one_line_error(capsys, evaluate_cli.main([str(bad), "--dataset", "digits"]), "could not load", "bad.keras")
+
+
+def test_tool_errors(capsys, tmp_path):
+    one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--methods", "kd", "kd", "--output-dir", str(tmp_path)]), "unique")
+    one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--ablation", "x=tass", "--output-dir", str(tmp_path)]), "tass")
+    one_line_error(capsys, tool("grad_norms")([*SMALL, "--teacher", str(tmp_path / "none.keras")]), "does not exist")
+    one_line_error(capsys, tool("grad_norms")([*SMALL, "--teacher", "t.keras", "--set", "distiller.w_nce=abc"]), "w_nce='abc'")
+    one_line_error(capsys, tool("benchmark")([*SMALL, "--replicas", "0"]), "--replicas must be >= 1")
+    one_line_error(capsys, tool("benchmark")([*SMALL, "--set", "distiller.w_akd=-1"]), "w_akd=-1")
