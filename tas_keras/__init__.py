@@ -1,5 +1,13 @@
 """tas_keras: knowledge distillation between arbitrary teacher and student architectures in Keras 3."""
 
+import os as _os
+import sys as _sys
+
+if _os.path.basename((getattr(_sys, "argv", None) or [""])[0]) in ("tas-train", "tas-evaluate"):
+    # Our installed commands import this package (and with it TensorFlow) before their code runs:
+    # the log level of tas_keras.cli.common.quiet_tensorflow must be set here to take effect.
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
 from tas_keras import losses, methods, schedules  # noqa: F401  (schedules: saved optimizers load)
 from tas_keras.distiller import Distiller
 from tas_keras.methods import list_methods

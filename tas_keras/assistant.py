@@ -10,28 +10,11 @@ import keras
 from keras import layers, ops
 
 from tas_keras.errors import InputError
-from tas_keras.losses import tokens_to_map
-from tas_keras.models.layers import PACKAGE, Mlp, MultiHeadSelfAttention, dense, trunc_normal
-from tas_keras.models.swin.swin_layers import partition, unpartition
+from tas_keras.layers import Mlp, MultiHeadSelfAttention, TokensToMap, dense, heads_for, partition, trunc_normal, unpartition
+from tas_keras.serialization import PACKAGE
 
 MODULES = ("conv", "attn", "mlp")
 FAMILY_MODULE = {"cnn": "conv", "vit": "attn", "mlp": "attn"}  # the mixing each family relies on
-
-
-def scale_gradient(x, scale):
-    """Identity forward; the gradient flowing back through it is multiplied by `scale` (0: none).
-
-    The assistant's pre-norms make its gradient into the student inversely proportional to the
-    student's feature scale: on small-scale token features it can outweigh the student's own
-    gradient by 100x and take over the shared stages. Scaling it at the branch point keeps the
-    assistant's forward (and its own training) unchanged."""
-    if isinstance(scale, (int, float)):  # a Python number: exact no-ops at the ends
-        if scale == 1.0:
-            return x
-        if scale == 0.0:
-            return ops.stop_gradient(x)
-    scale = ops.cast(scale, x.dtype)
-    return ops.add(ops.multiply(x, scale), ops.multiply(ops.stop_gradient(x), ops.subtract(1.0, scale)))
 
 
 def default_modules(student_family, teacher_family):
@@ -122,33 +105,6 @@ class HybridBlock(layers.Layer):
             "window_size": self.window_size,
             "max_tokens": self.max_tokens,
         }
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class TokensToMap(layers.Layer):
-    """(B, prefix + N, C) -> (B, sqrt(N), sqrt(N), C), dropping class tokens."""
-
-    def __init__(self, num_prefix_tokens=0, **kwargs):
-        super().__init__(**kwargs)
-        self.num_prefix_tokens = int(num_prefix_tokens)
-
-    def call(self, x):
-        return tokens_to_map(x, self.num_prefix_tokens)
-
-    def compute_output_shape(self, input_shape):
-        side = int(round((input_shape[1] - self.num_prefix_tokens) ** 0.5))
-        return (input_shape[0], side, side, input_shape[2])
-
-    def get_config(self):
-        return {**super().get_config(), "num_prefix_tokens": self.num_prefix_tokens}
-
-
-def heads_for(width, head_dim=32):
-    """As many heads of about `head_dim` channels as divide the width."""
-    heads = max(1, width // head_dim)
-    while width % heads:
-        heads -= 1
-    return heads
 
 
 def build_assistant(

@@ -12,10 +12,11 @@ from keras import ops
 
 from tas_keras.atomic import atomic_write
 from tas_keras.errors import InputError
+from tas_keras.losses import cross_entropy
 from tas_keras.methods import method_class
 from tas_keras.methods.base import models_description
 from tas_keras.models import Backbone, feature_extractor
-from tas_keras.models.layers import PACKAGE
+from tas_keras.serialization import PACKAGE
 from tas_keras.steps import test_step_for_backend, train_step_for_backend
 
 
@@ -95,7 +96,9 @@ class Distiller(keras.Model):
         self.student_size = int(student.input_shape[1])
         self.teacher_extractor = feature_extractor(teacher)
         self.student_extractor = feature_extractor(student)
-        self.method = method_class(method)(models_description(teacher, student), method_options, name=f"{method}_method")
+        self.method = method_class(method)(
+            models_description(teacher, student), method_options, models={"teacher": teacher, "student": student}, name=f"{method}_method"
+        )
         self.loss_names = ["loss"] + self._symbolic_loss_names()
         self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="acc")
@@ -129,7 +132,8 @@ class Distiller(keras.Model):
         groups = self.method.calibration_groups()
         if groups is None:
             return None
-        _, norms, _ = group_gradient_norms(self, batches, groups)
+        with self.method.calibration_scope():
+            _, norms, _ = group_gradient_norms(self, batches, groups)
         self.calibration = self.method.calibrate(norms)
         return self.calibration
 
@@ -201,6 +205,15 @@ class Distiller(keras.Model):
         self.accuracy.update_state(labels, logits)
         self.top5.update_state(labels, logits)
         return {m.name: m.result() for m in self.metrics}
+
+    def update_eval_metrics(self, labels, logits):
+        """Evaluation of the student alone: loss = cross-entropy on the labels, acc, top5."""
+        logits = ops.cast(logits, "float32")
+        tracked = (self.loss_trackers["loss"], self.accuracy, self.top5)
+        tracked[0].update_state(cross_entropy(labels, logits), sample_weight=ops.shape(logits)[0])
+        tracked[1].update_state(labels, logits)
+        tracked[2].update_state(labels, logits)
+        return {m.name: m.result() for m in tracked}
 
     def train_step(self, *args):
         # Python runs this once per trace under tf.function / jax.jit (every step only when eager):

@@ -4,11 +4,13 @@ Each function returns the mean over the batch, or per-sample values with `reduct
 Distiller averages per-sample values itself so that multi-replica training scales them correctly.
 """
 
+import numbers
+
 import keras
 from keras import ops
 
 from tas_keras.errors import InputError
-from tas_keras.models.layers import PACKAGE
+from tas_keras.serialization import PACKAGE
 
 REDUCTIONS = ("mean", "none")
 
@@ -25,7 +27,8 @@ def _float32(*tensors):
 
 
 def _check_temperature(temperature, what="temperature"):
-    if not float(temperature) > 0:
+    """A number must be > 0; a tensor (a learned temperature) is kept positive by its owner."""
+    if isinstance(temperature, numbers.Real) and not temperature > 0:
         raise InputError(f"{what} must be > 0; got {temperature!r}.")
 
 
@@ -57,10 +60,6 @@ def kd_loss(teacher_logits, student_logits, temperature=4.0, reduction="mean"):
     return _reduce(per_sample, reduction)
 
 
-def l2_normalize(x, axis=-1, epsilon=1e-12):
-    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=axis, keepdims=True), epsilon))
-
-
 def info_nce(query, key, temperature=0.07, symmetric=False, positive_offset=0, reduction="mean"):
     """InfoNCE between (B, D) queries and (K, D) keys, K >= B; the positive of query i is key
     `positive_offset + i` (the teacher feature of the same image), every other key is a negative.
@@ -69,7 +68,7 @@ def info_nce(query, key, temperature=0.07, symmetric=False, positive_offset=0, r
     Keys may hold more images than the queries (e.g. gathered from other replicas).
     """
     _check_temperature(temperature)
-    q, k = (l2_normalize(t) for t in _float32(query, key))
+    q, k = (ops.normalize(t, axis=-1, epsilon=1e-12) for t in _float32(query, key))
     logits = ops.matmul(q, ops.transpose(k)) / temperature  # (B, K)
     batch = ops.shape(q)[0]
     positives = ops.arange(batch) + positive_offset
@@ -82,42 +81,6 @@ def info_nce(query, key, temperature=0.07, symmetric=False, positive_offset=0, r
         reverse = -ops.diagonal(ops.log_softmax(ops.transpose(logits), axis=-1))
         per_sample = 0.5 * (per_sample + reverse)
     return _reduce(per_sample, reduction)
-
-
-def tokens_to_map(tokens, num_prefix_tokens=0):
-    """(B, prefix + N, C) tokens on a square grid -> (B, sqrt(N), sqrt(N), C)."""
-    x = tokens[:, num_prefix_tokens:]
-    count, channels = x.shape[1], x.shape[2]
-    side = int(round(count**0.5))
-    if side * side != count:
-        raise InputError(f"{count} patch tokens do not form a square grid; cannot turn them into a map.")
-    return ops.reshape(x, (-1, side, side, channels))
-
-
-def pool_to_grid(feature_map, grid):
-    """(B, H, W, C) -> (B, grid, grid, C) by averaging equal cells (adaptive average pooling)."""
-    height, width, channels = feature_map.shape[1], feature_map.shape[2], feature_map.shape[3]
-    if height % grid or width % grid:
-        raise InputError(
-            f"Cannot average a {height}x{width} map into a {grid}x{grid} grid: the grid must divide the map "
-            f"(choose grid among the common divisors of {height} and {width})."
-        )
-    x = ops.reshape(feature_map, (-1, grid, height // grid, grid, width // grid, channels))
-    return ops.mean(x, axis=(2, 4))
-
-
-def spatial_smooth(features, grid=1, layout="map", num_prefix_tokens=0):
-    """Spatially smooth a feature map or token sequence to a grid x grid average, flattened to
-    (B, grid * grid * C). grid=1 is global average pooling; grid > 1 keeps coarse layout. Prefix
-    (class / distillation) tokens are dropped."""
-    if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
-        raise InputError(f"grid must be a positive integer; got {grid!r}.")
-    if layout == "tokens":
-        features = tokens_to_map(features, num_prefix_tokens)
-    elif layout != "map":
-        raise InputError(f"layout must be 'map' or 'tokens'; got {layout!r}.")
-    pooled = pool_to_grid(features, grid)
-    return ops.reshape(pooled, (-1, grid * grid * features.shape[-1]))
 
 
 def ofa_loss(teacher_logits, student_logits, labels, eps=1.0, temperature=1.0, reduction="mean"):

@@ -199,16 +199,18 @@ def step_gflops(distiller, batch):
 
 
 def build_distiller(config, method, size, xla):
+    """The config's pair at `size` with `method` (its options only when it is the config's method)."""
+    import dataclasses
+
     import keras
 
-    import tas_keras
+    from tas_keras.training import build
+    from tas_keras.training.config import DistillerConfig
 
     keras.utils.set_random_seed(0)
-    teacher_size = config.teacher.image_size or size
-    teacher = tas_keras.create_model(config.teacher.name, num_classes=10, image_size=teacher_size, **config.teacher.overrides)
-    student = tas_keras.create_model(config.student.name, num_classes=10, image_size=size, **config.student.overrides)
     options = config.distiller.options if method == config.distiller.method else {}
-    distiller = tas_keras.Distiller(teacher, student, method=method, xla=xla, **options)
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, image_size=size), distiller=DistillerConfig(method, options))
+    distiller = build.build_distiller(config, build.build_teacher(config, 10), build.build_student(config, 10), xla=xla)
     distiller.compile(optimizer=keras.optimizers.AdamW(1e-4))
     return distiller
 
@@ -287,7 +289,7 @@ def _main(argv):
         raise InputError(problem)
     import keras
 
-    from tas_keras.config import load_config
+    from tas_keras.training.config import load_config
 
     config = load_config(args.pair, args.profile, args.set)
     method = args.method or config.distiller.method
@@ -317,7 +319,7 @@ def _main(argv):
         report["input_pipeline_error"] = str(err)
     print_table(report)
     if args.json:
-        from tas_keras.training.checkpoint import atomic_json
+        from tas_keras.atomic import atomic_json
 
         atomic_json(args.json, report)
     return 0

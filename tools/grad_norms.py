@@ -16,8 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: s
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
-from tas_keras.config import list_pairs, load_config  # noqa: E402
 from tas_keras.errors import InputError  # noqa: E402
+from tas_keras.training.config import list_pairs, load_config  # noqa: E402
 
 
 def _main(argv):
@@ -46,11 +46,10 @@ def _main(argv):
 
     import keras
 
-    import tas_keras
+    from tas_keras.atomic import atomic_json
     from tas_keras.data import build_dataset
     from tas_keras.diagnostics import format_table, loss_gradient_norms
-    from tas_keras.training.checkpoint import atomic_json
-    from tas_keras.training.runner import load_teacher_file, teacher_size
+    from tas_keras.training.build import build_distiller, build_student, load_teacher_file, teacher_size
 
     keras.utils.set_random_seed(config.seed)
     data, info = build_dataset(config.data.dataset, "train", config.data.image_size, args.batch_size, augment=config.student_training.augment,
@@ -61,13 +60,10 @@ def _main(argv):
             raise InputError(f"student file {args.student!r} does not exist")
         student = keras.saving.load_model(args.student, compile=False)
     else:
-        student = tas_keras.create_model(config.student.name, num_classes=info.num_classes, image_size=config.data.image_size, **config.student.overrides)
-    options = {"label_smoothing": config.student_training.label_smoothing, **config.distiller.options}
-    distiller = tas_keras.Distiller(teacher, student, method=config.distiller.method, xla=False, **options)
+        student = build_student(config, info.num_classes)
+    distiller = build_distiller(config, teacher, student, xla=False)
     batches = list(data.take(args.batches).as_numpy_iterator())
-    calibrate = distiller.method.needs_calibration()
-    if calibrate:
-        distiller.method.calibration_groups()  # resets the calibrated values: measure the raw pull first
+    calibrate = distiller.method.needs_calibration()  # a fresh distiller: the raw pull is measured first
     norms, meta = loss_gradient_norms(distiller, batches)
     print(f"{config.distiller.method} {config.teacher.name} -> {config.student.name} ({'trained: ' + args.student if args.student else 'at initialisation'}); "
           f"{meta['shared_weights']} of {meta['student_weights']} student weights are trained by every term; mean of {meta['batches']} batches of {args.batch_size}")

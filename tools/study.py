@@ -24,13 +24,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: s
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
 from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
-from tas_keras.config import ConfigError  # noqa: E402
+from tas_keras.training.config import ConfigError  # noqa: E402
 
 
 def parse_args(argv):
     p = ArgumentParser(description=__doc__)
     p.add_argument("--pairs", nargs="+", required=True, help="pair configs, e.g. convnext_mlp convnext_deit mixer_resnet")
-    p.add_argument("--methods", nargs="+", default=["scratch", "kd", "fitnet", "ofa", "tas"])
+    p.add_argument("--methods", nargs="+", default=["scratch", "kd", "fitnet", "ofa", "tas", "fbt"])
     p.add_argument("--ablation", action="append", default=[], metavar="[PAIR/]NAME=METHOD:key=value",
                    help="an extra variant, e.g. tas_mse=tas:feature_loss=mse or mixer_resnet/tas_grid4=tas:nce_grid=4 (repeatable)")
     p.add_argument("--ablation-pairs", nargs="+", help="pairs that run the ablations not tied to a pair (default: all --pairs)")
@@ -73,7 +73,7 @@ def machine():
 
 def _main(argv):
     args = parse_args(argv)
-    from tas_keras.training.study import Variant, run_study
+    from tas_keras.experiments.study import Variant, run_study
 
     main_variants = [Variant.parse(m) for m in args.methods]
     ablations = [Variant.parse(a) for a in args.ablation]
@@ -86,7 +86,7 @@ def _main(argv):
     if bad:
         raise ConfigError(f"--ablation-pairs {bad} are not among --pairs {args.pairs}.")
     start = time.time()
-    from tas_keras.training.report import write_report
+    from tas_keras.experiments.report import write_report
 
     ablations = [a if a.pairs else dataclasses.replace(a, pairs=tuple(ablation_pairs)) for a in ablations]
     records = run_study(args.pairs, main_variants + ablations, args.seeds, args.output_dir, profile, overrides_from(args),

@@ -25,8 +25,8 @@ def _main(argv):
     import keras
 
     import tas_keras
+    from tas_keras.atomic import atomic_json
     from tas_keras.data import build_dataset
-    from tas_keras.training.checkpoint import atomic_json
     from tas_keras.training.runner import evaluate
 
     if not os.path.isfile(args.model):

@@ -16,7 +16,7 @@ from tas_keras.cli.common import ArgumentParser, quiet_tensorflow, run_cli
 
 
 def parse_args(argv):
-    from tas_keras.config import list_pairs
+    from tas_keras.training.config import list_pairs
 
     p = ArgumentParser(prog="train.py", description=__doc__)
     p.add_argument("--pair", required=True, help=f"pair config ({', '.join(list_pairs())}) or a .yaml path")
@@ -77,7 +77,7 @@ def print_summary(summary, output_dir):
 
 
 def _main(argv):
-    from tas_keras.config import load_config
+    from tas_keras.training.config import load_config
 
     args = parse_args(argv)
     config = load_config(args.pair, args.profile, overrides_from(args))

@@ -12,7 +12,6 @@ from tas_keras.errors import InputError
 
 OFFLINE_DATASETS = ("digits", "fashion_mnist")
 DATASETS = OFFLINE_DATASETS + tuple(k for k in sources.TFDS_DATASETS if k not in OFFLINE_DATASETS)
-NUM_CLASSES = {"digits": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100, "imagenette": 10, "imagenet2012": 1000}
 FOLDER_PREFIX = "folder:"
 
 
@@ -41,7 +40,7 @@ def stratified_subset(labels, count, seed=0):
     return np.sort(np.lexsort((labels, rank))[:count])
 
 
-def _source(name, split, data_dir, download):
+def _source(name, split, data_dir, download, image_size):
     """(tf.data of (uint8 image, int64 label), num_classes, num_examples or -1, labels array or None)."""
     if name == "digits":
         x, y = sources.load_digits(split)
@@ -51,13 +50,13 @@ def _source(name, split, data_dir, download):
         except sources.DatasetUnavailable:
             if not download:
                 raise
-            return sources.tfds_dataset("fashion_mnist", split, data_dir, download), NUM_CLASSES[name], -1, None
+            return (*sources.tfds_dataset("fashion_mnist", split, data_dir, download), None)
     elif name.startswith(FOLDER_PREFIX):
-        ds, classes, count = sources.folder_dataset(name[len(FOLDER_PREFIX):], split)
+        ds, classes, count = sources.folder_dataset(name[len(FOLDER_PREFIX):], split, image_size)
         return ds, classes, count, None
     else:
-        return sources.tfds_dataset(name, split, data_dir, download), NUM_CLASSES[name], -1, None
-    return (x, y), NUM_CLASSES[name], len(y), y
+        return (*sources.tfds_dataset(name, split, data_dir, download), None)
+    return (x, y), int(y.max()) + 1, len(y), y  # both offline sets hold every class in each split
 
 
 def normalization(name):
@@ -74,7 +73,7 @@ def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, dat
     random draws then depend on thread timing.
     """
     check_dataset_name(name)
-    raw, num_classes, count, labels = _source(name, split, data_dir, download)
+    raw, num_classes, count, labels = _source(name, split, data_dir, download, image_size)
     if isinstance(raw, tuple):
         x, y = raw
         if subset:

@@ -100,8 +100,9 @@ def load_fashion_mnist(split, data_dir=None):
 
 
 def tfds_dataset(name, split, data_dir=None, download=False):
-    """A tfds split as tf.data of (uint8 image, label). Without `download`, a dataset that is not
-    prepared in data_dir fails at once, saying where to put the files."""
+    """(tf.data of (uint8 image, label), number of classes, number of examples) of a tfds split, the
+    counts from the dataset's own info. Without `download`, a dataset that is not prepared in
+    data_dir fails at once, saying where to put the files."""
     import tensorflow_datasets as tfds
 
     builder = tfds.builder(TFDS_DATASETS[name], data_dir=data_dir)
@@ -117,7 +118,8 @@ def tfds_dataset(name, split, data_dir=None, download=False):
         config = tfds.download.DownloadConfig(manual_dir=os.path.join(builder.data_dir_root, "downloads", "manual"))
         builder.download_and_prepare(download_config=config)
     tfds_split = {"train": "train", "test": "validation" if name in ("imagenet2012", "imagenette") else "test"}[split]
-    return builder.as_dataset(split=tfds_split, as_supervised=True, shuffle_files=split == "train")
+    ds = builder.as_dataset(split=tfds_split, as_supervised=True, shuffle_files=split == "train")
+    return ds, builder.info.features["label"].num_classes, builder.info.splits[tfds_split].num_examples
 
 
 def folder_classes(root):
@@ -130,25 +132,24 @@ def folder_classes(root):
     return classes
 
 
-def folder_dataset(root, split):
-    """ROOT/SPLIT/LABEL/IMAGE (jpeg / png) as tf.data of (uint8 image, label); labels are the sorted
-    class folder names of the train split."""
+def folder_dataset(root, split, image_size):
+    """ROOT/SPLIT/LABEL/IMAGE (jpeg / png / bmp / gif) as tf.data of (image resized to image_size,
+    label), read by keras.utils.image_dataset_from_directory; labels are the sorted class folder names
+    of the train split. Returns (dataset, number of classes, number of images)."""
+    import keras
     import tensorflow as tf
 
     _check_split(split)
     classes = folder_classes(root)
-    files, labels = [], []
-    for index, name in enumerate(classes):
-        for path in sorted(pathlib.Path(root, split, name).glob("*")):
-            if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".gif"):
-                files.append(str(path))
-                labels.append(index)
-    if not files:
-        raise DatasetUnavailable(f"No images under {pathlib.Path(root, split)} (expected SPLIT/LABEL/IMAGE files).")
-
-    def decode(path, label):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        return image, label
-
-    ds = tf.data.Dataset.from_tensor_slices((files, np.asarray(labels, "int64")))
-    return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE), len(classes), len(files)
+    folder = pathlib.Path(root, split)
+    if not folder.is_dir():
+        raise DatasetUnavailable(f"Image folder {root!r} has no {split}/ subfolder (expected ROOT/SPLIT/LABEL/IMAGE).")
+    try:
+        ds = keras.utils.image_dataset_from_directory(
+            folder, labels="inferred", label_mode="int", class_names=classes, batch_size=None,
+            image_size=(image_size, image_size), shuffle=False, verbose=False,
+        )
+    except ValueError as err:  # no images, class folders that differ from train/'s
+        raise DatasetUnavailable(f"Cannot read {folder} as SPLIT/LABEL/IMAGE with the classes of train/ ({classes}): {err}") from None
+    count = int(ds.cardinality())
+    return ds.map(lambda image, label: (image, tf.cast(label, tf.int64))), len(classes), count

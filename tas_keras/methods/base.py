@@ -5,14 +5,17 @@ are tracked by the Distiller. It splits its work in two:
 - `teacher_targets(teacher_out)`: gradient-free tensors computed from the frozen teacher;
   those named in `global_targets` are gathered over all replicas (InfoNCE negatives);
 - `compute_losses(student_out, targets, labels, positive_offset, training)`: named, weighted scalar
-  losses (means over the local batch), e.g. {"loss_ce": ..., "loss_kd": ...}.
+  losses (means over the local batch), e.g. {"loss_ce": ..., "loss_kd": ...}; entries whose name does
+  not start with "loss" are logged metrics (e.g. fbt's "fused_acc"), not added to the loss.
 """
+
+import contextlib
 
 import keras
 
 from tas_keras.errors import InputError
 from tas_keras.methods import options as opt
-from tas_keras.models.layers import PACKAGE
+from tas_keras.serialization import PACKAGE
 
 _METHODS = {}
 
@@ -36,6 +39,13 @@ def method_class(name):
     if name not in _METHODS:
         raise InputError(f"Unknown distillation method {name!r}; valid methods: {list_methods()}.")
     return _METHODS[name]
+
+
+def stage_by_name(stages, name, who):
+    for stage in stages:
+        if stage["name"] == name:
+            return stage
+    raise InputError(f"{who} stage {name!r} does not exist; valid stages: {[s['name'] for s in stages]}.")
 
 
 def models_description(teacher, student):
@@ -62,7 +72,9 @@ class Method(keras.layers.Layer):
     global_targets = ()
     uses_teacher = True  # False: the Distiller skips the teacher's forward pass entirely
 
-    def __init__(self, pair, options=None, **kwargs):
+    def __init__(self, pair, options=None, models=None, **kwargs):
+        """pair: what the method may know of the pair (models_description); models: {"teacher",
+        "student"} models, for methods that reuse their parts (fbt's fused model)."""
         super().__init__(**kwargs)
         self.pair = dict(pair)
         self.options = self.check_options(options or {})
@@ -102,6 +114,11 @@ class Method(keras.layers.Layer):
     def calibration_groups(self):
         """{group: [loss terms]} whose gradient norms on the student `calibrate` needs, or None."""
         return None
+
+    def calibration_scope(self):
+        """A context in which Distiller.calibrate measures the gradient norms (e.g. with the scales the
+        calibration sets reset to 1); restores the method's state on exit."""
+        return contextlib.nullcontext()
 
     def calibrate(self, norms):
         """Sets the method's calibrated state from {group: {"grad_all", "grad_shared"}}; returns a report."""

@@ -2,19 +2,10 @@ import math
 
 from keras import layers
 
-from tas_keras.errors import InputError
-from tas_keras.losses import feature_mse, kd_loss, pool_to_grid, tokens_to_map
+from tas_keras.layers import pool_to_grid, tokens_to_map, trunc_normal
+from tas_keras.losses import feature_mse, kd_loss
 from tas_keras.methods import options as opt
-from tas_keras.methods.base import Method, register_method
-from tas_keras.models.backbone import STAGE_NAMES
-from tas_keras.models.layers import trunc_normal
-
-
-def stage_by_name(stages, name, who):
-    for stage in stages:
-        if stage["name"] == name:
-            return stage
-    raise InputError(f"{who} stage {name!r} does not exist; valid stages: {list(STAGE_NAMES)}.")
+from tas_keras.methods.base import Method, register_method, stage_by_name
 
 
 def as_map(features, stage):

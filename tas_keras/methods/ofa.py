@@ -1,8 +1,7 @@
 from tas_keras.assistant import build_assistant
 from tas_keras.losses import ofa_loss
 from tas_keras.methods import options as opt
-from tas_keras.methods.base import Method, register_method
-from tas_keras.methods.fitnet import stage_by_name
+from tas_keras.methods.base import Method, register_method, stage_by_name
 
 # OFA-KD's projector per student family: separable convs for CNNs, transformer blocks for token models.
 BRANCH_MODULES = {"cnn": ("conv", "mlp"), "vit": ("attn", "mlp"), "mlp": ("attn", "mlp")}

@@ -1,12 +1,13 @@
+import contextlib
+
 import keras
 
-from tas_keras.assistant import MODULES, build_assistant, check_modules, default_modules, scale_gradient
+from tas_keras.assistant import MODULES, build_assistant, check_modules, default_modules
 from tas_keras.errors import InputError
-from tas_keras.losses import cross_entropy, feature_mse, info_nce, kd_loss, spatial_smooth
+from tas_keras.layers import dense, scale_gradient, spatial_smooth
+from tas_keras.losses import cross_entropy, feature_mse, info_nce, kd_loss
 from tas_keras.methods import options as opt
-from tas_keras.methods.base import Method, register_method
-from tas_keras.methods.fitnet import stage_by_name
-from tas_keras.models.layers import dense
+from tas_keras.methods.base import Method, register_method, stage_by_name
 
 FEATURE_LOSSES = ("nce", "mse")
 
@@ -117,9 +118,18 @@ class TAS(Method):
         return self.option("branch_grad_scale") == "auto" and float(keras.ops.convert_to_numpy(self.calibrated)) == 0.0
 
     def calibration_groups(self):
-        self.branch_scale.assign(1.0)  # measure the assistant's unscaled pull
         assistant = [f"loss_{self.option('feature_loss')}", "loss_akd", "loss_ace"]
         return {"student": ["loss_ce", "loss_kd"], "assistant": assistant}
+
+    @contextlib.contextmanager
+    def calibration_scope(self):
+        """Calibration measures the assistant's unscaled pull; the scale in use is restored after."""
+        previous = float(keras.ops.convert_to_numpy(self.branch_scale))
+        self.branch_scale.assign(1.0)
+        try:
+            yield
+        finally:
+            self.branch_scale.assign(previous)
 
     def calibrate(self, norms):
         """auto: scale the assistant's gradient into the shared stages so that, at the start, it pulls

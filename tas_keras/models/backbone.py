@@ -7,7 +7,7 @@ constructor arguments, so `from_config` rebuilds the same graph and loaded model
 import keras
 
 from tas_keras.errors import InputError
-from tas_keras.models.layers import PACKAGE
+from tas_keras.serialization import PACKAGE
 
 FAMILIES = ("cnn", "vit", "mlp")
 LAYOUTS = ("map", "tokens")

@@ -1,24 +1,17 @@
 """Pieces shared by the per-backend steps (keras.ops only)."""
 
 import keras
-from keras import ops
-
-from tas_keras.losses import cross_entropy
 
 
 def total_loss(losses):
-    return sum(losses.values())
+    """The sum of the loss terms; other entries (e.g. "fused_acc") are metrics."""
+    return sum(value for name, value in losses.items() if name.startswith("loss"))
 
 
 def eval_metrics(distiller, data):
-    """Student-only evaluation: loss = cross-entropy on the labels, acc, top5."""
+    """Student-only evaluation of one batch (loss = cross-entropy on the labels, acc, top5)."""
     x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-    logits = ops.cast(distiller(x, training=False), "float32")
-    tracked = (distiller.loss_trackers["loss"], distiller.accuracy, distiller.top5)
-    tracked[0].update_state(cross_entropy(y, logits), sample_weight=ops.shape(logits)[0])
-    tracked[1].update_state(y, logits)
-    tracked[2].update_state(y, logits)
-    return {m.name: m.result() for m in tracked}
+    return distiller.update_eval_metrics(y, distiller(x, training=False))
 
 
 def group_losses(losses, groups):

@@ -8,7 +8,7 @@ import time
 
 import keras
 
-from tas_keras.training.checkpoint import atomic_write
+from tas_keras.atomic import atomic_write
 
 
 class EpochLog(keras.callbacks.Callback):

@@ -6,7 +6,7 @@ import pathlib
 
 import keras
 
-from tas_keras.atomic import atomic_json, atomic_write, remove_stale_temp_files  # noqa: F401  (atomic_write: re-exported)
+from tas_keras.atomic import atomic_json, atomic_write, remove_stale_temp_files
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

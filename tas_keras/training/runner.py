@@ -8,53 +8,24 @@ method of a pair reuses one teacher.
 
 import hashlib
 import json
-import os
 import pathlib
 import sys
 import time
 
 import keras
 
-import tas_keras
-from tas_keras.config import save_config
+from tas_keras.atomic import atomic_json, atomic_write
 from tas_keras.data import build_dataset
 from tas_keras.distiller import resolve_xla
-from tas_keras.errors import InputError
 from tas_keras.losses import ClassificationLoss
+from tas_keras.training.build import build_distiller, build_student, build_teacher, load_teacher_file, teacher_size
 from tas_keras.training.callbacks import EpochLog, TimeForecast
-from tas_keras.training.checkpoint import EpochCheckpoint, atomic_json, atomic_write
+from tas_keras.training.checkpoint import EpochCheckpoint
+from tas_keras.training.config import save_config
 from tas_keras.training.optim import build_optimizer
 from tas_keras.training.strategy import distribution_scope, is_chief
 
 VERBOSE = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, one line per epoch in logs
-
-
-class TeacherFileError(InputError):
-    """A teacher file that is missing, unreadable or does not fit the run."""
-
-
-def teacher_size(config):
-    return config.teacher.image_size or config.data.image_size
-
-
-def load_teacher_file(path, image_size, num_classes):
-    """A trained teacher from a .keras file, checked against the run's input size and classes."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise TeacherFileError(f"Teacher file {path!r} does not exist.")
-    try:
-        model = keras.saving.load_model(path)
-    except Exception as err:  # corrupt zip, unknown classes, ...
-        raise TeacherFileError(f"Could not load teacher {path!r} (corrupt or not a Keras model file?): {err}") from err
-    if not isinstance(model, tas_keras.Backbone):
-        raise TeacherFileError(f"Teacher {path!r} is a {type(model).__name__}, not a tas_keras zoo model.")
-    size, classes = int(model.input_shape[1]), int(model.output_shape[-1])
-    if (size, classes) != (image_size, num_classes):
-        raise TeacherFileError(
-            f"Teacher {path!r} takes {size}x{size} images and predicts {classes} classes; this run needs "
-            f"{image_size}x{image_size} and {num_classes} classes (set teacher.image_size or pick another file)."
-        )
-    return model
 
 
 def teacher_fingerprint(config):
@@ -106,9 +77,7 @@ def train_teacher(config, folder, scope, log):
     with scope():
         model, done = checkpoint.resume_state()
         if model is None:
-            model = tas_keras.create_model(config.teacher.name, num_classes=info.num_classes, image_size=size, **config.teacher.overrides)
-            if config.teacher.weights:
-                model.load_weights(config.teacher.weights, skip_mismatch=True)
+            model = build_teacher(config, info.num_classes)
             mixing = bool(cfg.augment.mixup_alpha or cfg.augment.cutmix_alpha)
             model.compile(
                 optimizer=build_optimizer(cfg.optimizer, max(1, info.batches), cfg.epochs),
@@ -183,11 +152,7 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
     with scope():
         distiller, done = checkpoint.resume_state()
         if distiller is None:
-            student = tas_keras.create_model(config.student.name, num_classes=info.num_classes, image_size=config.data.image_size, **config.student.overrides)
-            if config.student.weights:
-                student.load_weights(config.student.weights)
-            options = {"label_smoothing": cfg.label_smoothing, **config.distiller.options}
-            distiller = tas_keras.Distiller(teacher, student, method=config.distiller.method, xla=config.xla, **options)
+            distiller = build_distiller(config, teacher, build_student(config, info.num_classes))
             distiller.compile(optimizer=build_optimizer(cfg.optimizer, max(1, info.batches), cfg.epochs))
     if done:
         log(f"Resuming distillation after epoch {done}/{cfg.epochs}.")

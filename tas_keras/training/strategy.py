@@ -4,8 +4,8 @@ import contextlib
 
 import keras
 
-from tas_keras.config import STRATEGIES
 from tas_keras.errors import InputError
+from tas_keras.training.config import STRATEGIES
 
 
 def distribution_scope(name):

@@ -1,9 +1,10 @@
 """Run as a script (TensorFlow only): one distillation step on 1 device vs 2 logical CPU devices under
 MirroredStrategy, same global batch and initial weights; prints a JSON report of the differences.
 
-    python tests/distill/mirrored_check.py METHOD XLA(0|1) [jit_compile]
+    python tests/distill/mirrored_check.py METHOD XLA(0|1) [jit_compile] [option=value ...]
 
-With `jit_compile`, XLA is asked for the Keras way, `compile(jit_compile=True)`, instead of `xla=`.
+With `jit_compile`, XLA is asked for the Keras way, `compile(jit_compile=True)`, instead of `xla=`;
+option=value pairs are method options (values parsed as YAML).
 """
 
 import json
@@ -20,11 +21,13 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import yaml  # noqa: E402
 
 import tas_keras  # noqa: E402
 
 METHOD, XLA = sys.argv[1], bool(int(sys.argv[2]))
-KERAS_FLAG = sys.argv[3:] == ["jit_compile"]
+KERAS_FLAG = "jit_compile" in sys.argv[3:]
+OPTIONS = {k: yaml.safe_load(v) for k, v in (a.split("=", 1) for a in sys.argv[3:] if "=" in a)}
 BATCH = 8
 
 
@@ -32,7 +35,7 @@ def build():
     keras.utils.set_random_seed(0)
     teacher = tas_keras.create_model("convnext_micro", num_classes=10, depths=[1, 1, 1, 1], dims=[16, 32, 64, 64])
     student = tas_keras.create_model("vit_micro_patch4_32", num_classes=10, embed_dim=32)
-    return tas_keras.Distiller(teacher, student, method=METHOD, xla=False if KERAS_FLAG else XLA)
+    return tas_keras.Distiller(teacher, student, method=METHOD, xla=False if KERAS_FLAG else XLA, **OPTIONS)
 
 
 def one_step(strategy, weights):

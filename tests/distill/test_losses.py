@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from tas_keras import losses
+from tas_keras import layers, losses
 
 pytestmark = pytest.mark.core
 rng = np.random.default_rng(0)
@@ -74,19 +74,19 @@ def test_info_nce_is_low_for_aligned_pairs():
 
 def test_spatial_smooth_maps_and_tokens():
     fmap = rng.normal(size=(2, 4, 4, 3)).astype("float32")
-    np.testing.assert_allclose(to_np(losses.spatial_smooth(fmap)), fmap.mean((1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(to_np(layers.spatial_smooth(fmap)), fmap.mean((1, 2)), rtol=1e-5)
     grid2 = fmap.reshape(2, 2, 2, 2, 2, 3).mean((2, 4)).reshape(2, 12)
-    np.testing.assert_allclose(to_np(losses.spatial_smooth(fmap, grid=2)), grid2, rtol=1e-5)
+    np.testing.assert_allclose(to_np(layers.spatial_smooth(fmap, grid=2)), grid2, rtol=1e-5)
     tokens = np.concatenate([np.full((2, 1, 3), 100.0, "float32"), fmap.reshape(2, 16, 3)], axis=1)  # class token first
     np.testing.assert_allclose(
-        to_np(losses.spatial_smooth(tokens, grid=2, layout="tokens", num_prefix_tokens=1)), grid2, rtol=1e-5
+        to_np(layers.spatial_smooth(tokens, grid=2, layout="tokens", num_prefix_tokens=1)), grid2, rtol=1e-5
     )
 
 
 @pytest.mark.parametrize("grid", [0, 3, 1.5])
 def test_spatial_smooth_rejects_bad_grids(grid):
     with pytest.raises(ValueError, match="grid"):
-        losses.spatial_smooth(np.zeros((1, 4, 4, 2), "float32"), grid=grid)
+        layers.spatial_smooth(np.zeros((1, 4, 4, 2), "float32"), grid=grid)
 
 
 def test_ofa_loss_matches_numpy():

@@ -46,6 +46,20 @@ def test_keras_jit_compile_flag_means_the_per_replica_xla_step():
     assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
 
 
+def test_fbt_two_replicas_give_the_one_device_step_on_the_teacher_pairs():
+    """fbt's teacher keys are gathered like TAS's; its fused-student InfoNCE uses each replica's own
+    batch (documented), so that pair is switched off here (w_fs=0) to compare the rest exactly."""
+    proc = subprocess.run(
+        [sys.executable, str(CHECK), "fbt", "0", "w_fs=0"], capture_output=True, text=True, timeout=600, env=dict(os.environ)
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    assert report["replicas"] == 2 and "loss_nce_tf" in report["single"]
+    assert report["max_loss_diff"] < 1e-5, report
+    assert report["weights_updated"] > 0
+    assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
+
+
 def test_xla_step_equals_the_plain_graph_step():
     x, y = tiny_data()
     results = []

@@ -5,10 +5,10 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import tas_keras
 
 pytestmark = pytest.mark.core

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tas_keras.config import ConfigError, list_pairs, load_config, save_config
+from tas_keras.training.config import ConfigError, list_pairs, load_config, save_config
 
 PAPER_PAIRS = ["convnext_mlp", "convnext_deit", "convnext_swin", "swin_resnet", "swin_mobilenet", "swin_mlp",
                "vit_resnet", "vit_mobilenet", "mixer_resnet", "mixer_mobilenet", "mixer_deit", "mixer_swin"]

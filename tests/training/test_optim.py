@@ -1,5 +1,6 @@
 """The learning-rate schedule and loading files saved with it."""
 
+import math
 import subprocess
 import sys
 
@@ -8,19 +9,41 @@ import numpy as np
 import pytest
 
 import tas_keras
-from tas_keras.config import OptimizerConfig
+from tas_keras.training.config import OptimizerConfig
 from tas_keras.training.optim import build_optimizer
 
 pytestmark = pytest.mark.core
 
 
-def test_warmup_then_cosine_to_the_floor():
-    optimizer = build_optimizer(OptimizerConfig(lr=1.0, warmup_epochs=2, min_lr=0.1), steps_per_epoch=5, epochs=10)
-    schedule = optimizer.learning_rate if callable(optimizer.learning_rate) else optimizer._learning_rate
-    lr = [float(schedule(step)) for step in range(50)]
-    np.testing.assert_allclose(lr[:10], np.arange(1, 11) / 10, rtol=1e-6)  # linear warm-up over 10 steps
-    assert lr[10] == pytest.approx(1.0) and all(a >= b for a, b in zip(lr[10:], lr[11:]))
-    assert lr[-1] == pytest.approx(0.1, abs=2e-3)
+def hand_written_schedule(step, peak, total, warmup, floor):
+    """The schedule tas_keras wrote by hand before it used Keras' CosineDecay (the reference)."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(max((step - warmup) / max(1, total - warmup), 0.0), 1.0)
+    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * progress))
+
+
+@pytest.mark.parametrize("warmup_epochs", [0, 2])
+def test_keras_cosine_decay_gives_the_hand_written_schedule(warmup_epochs):
+    """Identical after the warm-up; the warm-up itself is Keras' linear ramp from 0 (one step behind
+    the hand-written one, which started at peak / warmup)."""
+    optimizer = build_optimizer(OptimizerConfig(lr=1.0, warmup_epochs=warmup_epochs, min_lr=0.1), steps_per_epoch=5, epochs=10)
+    schedule = optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    lr = [float(schedule(step)) for step in range(55)]
+    warmup = 5 * warmup_epochs
+    expected = [hand_written_schedule(s, 1.0, 50, warmup, 0.1) for s in range(55)]
+    np.testing.assert_allclose(lr[warmup:], expected[warmup:], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(lr[:warmup], np.arange(warmup) / max(warmup, 1), rtol=1e-6, atol=1e-7)
+    assert lr[-1] == pytest.approx(0.1, abs=1e-6)
+
+
+def test_the_legacy_schedule_loads_as_keras_cosine_decay():
+    from tas_keras.schedules import WarmupCosine
+
+    old = WarmupCosine(peak=1.0, total_steps=50, warmup_steps=10, floor=0.1)
+    assert WarmupCosine.from_config(old.get_config()).get_config() == {"peak": 1.0, "total_steps": 50, "warmup_steps": 10, "floor": 0.1}
+    np.testing.assert_allclose([float(old(s)) for s in range(10, 55)], [hand_written_schedule(s, 1.0, 50, 10, 0.1) for s in range(10, 55)], rtol=1e-5)
 
 
 LOAD = """

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from tas_keras.config import ConfigError
-from tas_keras.training.report import aggregate, markdown_table
-from tas_keras.training.study import LOCK, Variant, claim, release
+from tas_keras.experiments.report import aggregate, markdown_table
+from tas_keras.experiments.study import LOCK, Variant, claim, release
+from tas_keras.training.config import ConfigError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

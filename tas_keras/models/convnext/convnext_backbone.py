@@ -4,13 +4,10 @@ import keras
 from keras import layers
 
 from tas_keras.errors import InputError
+from tas_keras.layers import dense, drop_path_rates, patch_embed, residual
 from tas_keras.models.backbone import Backbone, check_image_size, check_lengths, check_positive_int, constructor_args
 from tas_keras.models.convnext.convnext_layers import ConvNeXtBlock
-from tas_keras.models.layers import PACKAGE, dense, drop_path_rates, residual, trunc_normal
-
-
-def patchify(x, filters, size, name):
-    return layers.Conv2D(filters, size, strides=size, kernel_initializer=trunc_normal(), name=name)(x)
+from tas_keras.serialization import PACKAGE
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -38,13 +35,13 @@ class ConvNeXt(Backbone):
         rates = iter(drop_path_rates(drop_path_rate, sum(depths)))
 
         inputs = keras.Input((image_size, image_size, 3), name="images")
-        x = patchify(inputs, dims[0], 4, "stem_conv")
+        x = patch_embed(inputs, 4, dims[0], name="stem_conv")
         x = layers.LayerNormalization(epsilon=1e-6, name="stem_norm")(x)
         stages = []
         for s, (depth, dim) in enumerate(zip(depths, dims)):
             if s > 0:
                 x = layers.LayerNormalization(epsilon=1e-6, name=f"stage{s + 1}_downsample_norm")(x)
-                x = patchify(x, dim, 2, f"stage{s + 1}_downsample_conv")
+                x = patch_embed(x, 2, dim, name=f"stage{s + 1}_downsample_conv")
             for b in range(depth):
                 block = f"stage{s + 1}_block{b + 1}"
                 y = ConvNeXtBlock(kernel_size, layer_scale_init=layer_scale_init, name=block)(x)

@@ -1,7 +1,8 @@
 import keras
 from keras import layers
 
-from tas_keras.models.layers import PACKAGE, LayerScale, Mlp, trunc_normal
+from tas_keras.layers import LayerScale, Mlp, trunc_normal
+from tas_keras.serialization import PACKAGE
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

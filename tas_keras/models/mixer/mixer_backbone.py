@@ -3,10 +3,10 @@
 import keras
 from keras import layers
 
+from tas_keras.layers import Affine, TokenPool, dense, drop_path_rates, patch_embed
 from tas_keras.models.backbone import Backbone, check_image_size, check_positive_int, columnar_taps, constructor_args
-from tas_keras.models.layers import PACKAGE, Affine, TokenPool, dense, drop_path_rates
 from tas_keras.models.mixer.mixer_layers import MixerBlock, ResMLPBlock
-from tas_keras.models.vit.vit_backbone import patch_embed
+from tas_keras.serialization import PACKAGE
 
 
 class _ColumnarMLP(Backbone):
@@ -23,7 +23,7 @@ class _ColumnarMLP(Backbone):
         rates = drop_path_rates(config["drop_path_rate"], depth)
 
         inputs = keras.Input((image_size, image_size, 3), name="images")
-        x = patch_embed(inputs, patch_size, embed_dim, name="stem")
+        x = patch_embed(inputs, patch_size, embed_dim, name="stem", flatten=True)
         stages = []
         for i in range(depth):
             x = make_block(rates[i], f"block{i + 1}")(x)

@@ -1,7 +1,8 @@
 import keras
 from keras import layers, ops
 
-from tas_keras.models.layers import PACKAGE, Affine, DropPath, LayerScale, Mlp, dense
+from tas_keras.layers import Affine, DropPath, LayerScale, Mlp, dense
+from tas_keras.serialization import PACKAGE
 
 
 class _TokenChannelBlock(layers.Layer):

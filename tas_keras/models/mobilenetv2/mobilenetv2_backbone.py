@@ -5,7 +5,7 @@ from keras import layers
 
 from tas_keras.errors import InputError
 from tas_keras.models.backbone import Backbone, check_image_size, check_positive_int, constructor_args
-from tas_keras.models.layers import PACKAGE
+from tas_keras.serialization import PACKAGE
 
 # (expansion, channels, repeats, stride) per block group, from the paper / timm arch_def.
 BLOCK_GROUPS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))

@@ -5,7 +5,7 @@ from keras import layers
 
 from tas_keras.errors import InputError
 from tas_keras.models.backbone import Backbone, check_image_size, check_lengths, check_positive_int, constructor_args
-from tas_keras.models.layers import PACKAGE
+from tas_keras.serialization import PACKAGE
 
 BLOCKS = {"basic": 1, "bottleneck": 4}  # block type -> channel expansion
 

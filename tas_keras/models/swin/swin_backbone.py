@@ -4,9 +4,10 @@ import keras
 from keras import layers
 
 from tas_keras.errors import InputError
+from tas_keras.layers import dense, drop_path_rates, patch_embed
 from tas_keras.models.backbone import Backbone, check_image_size, check_lengths, check_positive_int, constructor_args
-from tas_keras.models.layers import PACKAGE, dense, drop_path_rates, trunc_normal
 from tas_keras.models.swin.swin_layers import PatchMerging, SwinBlock
+from tas_keras.serialization import PACKAGE
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -38,9 +39,7 @@ class SwinTransformer(Backbone):
         rates = iter(drop_path_rates(drop_path_rate, sum(depths)))
 
         inputs = keras.Input((image_size, image_size, 3), name="images")
-        x = layers.Conv2D(
-            embed_dim, patch_size, strides=patch_size, kernel_initializer=trunc_normal(), name="patch_embed"
-        )(inputs)
+        x = patch_embed(inputs, patch_size, embed_dim)
         x = layers.LayerNormalization(epsilon=1e-5, name="patch_embed_norm")(x)
         stages = []
         for s, (depth, heads) in enumerate(zip(depths, num_heads)):

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from tas_keras.models.layers import PACKAGE, DropPath, Mlp, MultiHeadSelfAttention, dense, trunc_normal
+from tas_keras.layers import TransformerBlock, dense, partition, trunc_normal, unpartition
+from tas_keras.serialization import PACKAGE
 
 MASKED = -100.0  # added to logits between tokens from different regions of a shifted window
 
@@ -22,19 +23,6 @@ def relative_position_index(window):
     return (rel[..., 0] * (2 * window - 1) + rel[..., 1]).astype("int32")  # (T, T)
 
 
-def partition(x, window):
-    """(B, H, W, C) -> (B * nW, window * window, C)."""
-    h, w, c = x.shape[1], x.shape[2], x.shape[3]
-    x = ops.reshape(x, (-1, h // window, window, w // window, window, c))
-    return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, window * window, c))
-
-
-def unpartition(windows, window, h, w):
-    c = windows.shape[-1]
-    x = ops.reshape(windows, (-1, h // window, w // window, window, window, c))
-    return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, h, w, c))
-
-
 def shift_mask(height, width, window, shift):
     """(nW, T, T) additive mask keeping attention inside the regions that the cyclic shift joined."""
     regions = np.zeros((height, width), "float32")
@@ -47,39 +35,26 @@ def shift_mask(height, width, window, shift):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class SwinBlock(layers.Layer):
-    """(Shifted-)window attention + MLP, both pre-norm residual, on a (B, H, W, C) map."""
+class SwinBlock(TransformerBlock):
+    """The pre-norm transformer block with (shifted-)window attention, on a (B, H, W, C) map."""
 
-    def __init__(self, num_heads, window_size=7, shift=False, mlp_ratio=4.0, drop_path=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.num_heads = int(num_heads)
+    def __init__(self, num_heads, window_size=7, shift=False, mlp_ratio=4.0, drop_path=0.0, qkv_bias=True, epsilon=1e-5, **kwargs):
+        super().__init__(num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop_path=drop_path, epsilon=epsilon, **kwargs)
         self.window_size = int(window_size)
         self.shift = bool(shift)
-        self.mlp_ratio = float(mlp_ratio)
-        self.drop_path = float(drop_path)
 
     def build(self, input_shape):
-        _, height, width, dim = input_shape
+        super().build(input_shape)
+        _, height, width, _ = input_shape
         self.window, self.shift_size = window_and_shift(min(height, width), self.window_size, self.shift)
         self.padded = (-(-height // self.window) * self.window, -(-width // self.window) * self.window)
-        self.norm1 = layers.LayerNormalization(epsilon=1e-5, name="norm1")
-        self.attn = MultiHeadSelfAttention(self.num_heads, name="attn")
-        self.norm2 = layers.LayerNormalization(epsilon=1e-5, name="norm2")
-        self.mlp = Mlp(int(dim * self.mlp_ratio), name="mlp")
-        tokens = (None, self.window * self.window, dim)
-        for layer, shape in ((self.norm1, input_shape), (self.attn, tokens), (self.norm2, input_shape), (self.mlp, input_shape)):
-            layer.build(shape)
         self.relative_bias_table = self.add_weight(
             shape=((2 * self.window - 1) ** 2, self.num_heads), initializer=trunc_normal(), name="relative_position_bias_table"
         )
         self.relative_index = relative_position_index(self.window).reshape(-1)
         self.mask = shift_mask(*self.padded, self.window, self.shift_size) if self.shift_size else None
-        self.drop = DropPath(self.drop_path, name="drop_path") if self.drop_path else None
 
-    def _drop(self, x, training):
-        return self.drop(x, training=training) if self.drop is not None else x
-
-    def _window_attention(self, x):
+    def mix_tokens(self, x):
         height, width = x.shape[1], x.shape[2]
         (hp, wp), s, window = self.padded, self.shift_size, self.window
         if (hp, wp) != (height, width):
@@ -102,22 +77,8 @@ class SwinBlock(layers.Layer):
             x = ops.roll(x, shift=(s, s), axis=(1, 2))
         return x[:, :height, :width, :]
 
-    def call(self, x, training=None):
-        x = x + self._drop(self._window_attention(self.norm1(x)), training)
-        return x + self._drop(self.mlp(self.norm2(x)), training)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
-        return {
-            **super().get_config(),
-            "num_heads": self.num_heads,
-            "window_size": self.window_size,
-            "shift": self.shift,
-            "mlp_ratio": self.mlp_ratio,
-            "drop_path": self.drop_path,
-        }
+        return {**super().get_config(), "window_size": self.window_size, "shift": self.shift}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

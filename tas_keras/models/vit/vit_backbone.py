@@ -4,15 +4,9 @@ import keras
 from keras import layers
 
 from tas_keras.errors import InputError
+from tas_keras.layers import ClassToken, PositionEmbedding, TokenPool, TransformerBlock, dense, drop_path_rates, patch_embed
 from tas_keras.models.backbone import Backbone, check_image_size, check_positive_int, columnar_taps, constructor_args
-from tas_keras.models.layers import PACKAGE, ClassToken, PositionEmbedding, TokenPool, dense, drop_path_rates, trunc_normal
-from tas_keras.models.vit.vit_layers import TransformerBlock
-
-
-def patch_embed(images, patch_size, dim, name="patch_embed"):
-    """Non-overlapping patches -> (B, N, dim) tokens."""
-    x = layers.Conv2D(dim, patch_size, strides=patch_size, kernel_initializer=trunc_normal(), name=name)(images)
-    return layers.Reshape((-1, dim), name=f"{name}_flatten")(x)
+from tas_keras.serialization import PACKAGE
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -44,7 +38,7 @@ class VisionTransformer(Backbone):
         rates = drop_path_rates(drop_path_rate, depth)
 
         inputs = keras.Input((image_size, image_size, 3), name="images")
-        x = patch_embed(inputs, patch_size, embed_dim)
+        x = patch_embed(inputs, patch_size, embed_dim, flatten=True)
         x = ClassToken(name="cls_token")(x)
         x = PositionEmbedding(name="pos_embed")(x)
         stages = []

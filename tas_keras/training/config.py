@@ -206,14 +206,14 @@ def load_config(pair, profile=None, overrides=()):
 
 def validate(config):
     """Checks values against their valid choices (names of models, datasets, methods, ...)."""
-    import tas_keras
     from tas_keras.data import check_dataset_name
     from tas_keras.methods import method_class
+    from tas_keras.models import list_models
 
     for role in ("teacher", "student"):
         name = getattr(config, role).name
-        if name not in tas_keras.list_models():
-            raise ConfigError(f"{role}.name: unknown model {name!r}; valid: {', '.join(tas_keras.list_models())}.")
+        if name not in list_models():
+            raise ConfigError(f"{role}.name: unknown model {name!r}; valid: {', '.join(list_models())}.")
     try:
         check_dataset_name(config.data.dataset)
     except ValueError as err:

@@ -1,10 +1,9 @@
 """Study results: mean +- std tables (Markdown + JSON) and a PNG (accuracy bars with error bars, curves)."""
 
-import json
 import pathlib
 import statistics
 
-from tas_keras.training.checkpoint import atomic_json, atomic_write
+from tas_keras.atomic import atomic_json, atomic_write
 
 
 def aggregate(records):
@@ -128,7 +127,3 @@ def plot(table, records, main_variants, ablation_variants, path):
     fig.axes[1].set_ylabel("test top-1 (%)")
     atomic_write(path, lambda target: fig.savefig(target, dpi=110, format="png"))
     plt.close(fig)
-
-
-def load_records(path):
-    return json.loads(open(path).read())["runs"]

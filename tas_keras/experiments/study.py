@@ -22,8 +22,8 @@ import time
 import keras
 import yaml
 
-from tas_keras.config import ConfigError, load_config, validate
 from tas_keras.data import build_dataset
+from tas_keras.training.config import ConfigError, load_config, validate
 from tas_keras.training.runner import obtain_teacher, run, teacher_fingerprint
 from tas_keras.training.strategy import distribution_scope
 

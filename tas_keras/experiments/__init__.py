@@ -1,0 +1,1 @@
+"""Experiment orchestration on top of the training pipeline: accuracy studies (variants x pairs x seeds, shared by several processes through lock files) and their reports (tables, plots). Not needed to distil a model."""

@@ -1,0 +1,59 @@
+"""Models and distillers from a run config: the one place the CLI, the study and the tools build them."""
+
+import os
+
+import keras
+
+from tas_keras.distiller import Distiller
+from tas_keras.errors import InputError
+from tas_keras.models import Backbone, create_model
+
+
+class TeacherFileError(InputError):
+    """A teacher file that is missing, unreadable or does not fit the run."""
+
+
+def teacher_size(config):
+    return config.teacher.image_size or config.data.image_size
+
+
+def load_teacher_file(path, image_size, num_classes):
+    """A trained teacher from a .keras file, checked against the run's input size and classes."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise TeacherFileError(f"Teacher file {path!r} does not exist.")
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as err:  # corrupt zip, unknown classes, ...
+        raise TeacherFileError(f"Could not load teacher {path!r} (corrupt or not a Keras model file?): {err}") from err
+    if not isinstance(model, Backbone):
+        raise TeacherFileError(f"Teacher {path!r} is a {type(model).__name__}, not a tas_keras zoo model.")
+    size, classes = int(model.input_shape[1]), int(model.output_shape[-1])
+    if (size, classes) != (image_size, num_classes):
+        raise TeacherFileError(
+            f"Teacher {path!r} takes {size}x{size} images and predicts {classes} classes; this run needs "
+            f"{image_size}x{image_size} and {num_classes} classes (set teacher.image_size or pick another file)."
+        )
+    return model
+
+
+def build_teacher(config, num_classes):
+    """The teacher to train: from scratch, or from `teacher.weights` to fine-tune (head mismatches skipped)."""
+    model = create_model(config.teacher.name, num_classes=num_classes, image_size=teacher_size(config), **config.teacher.overrides)
+    if config.teacher.weights:
+        model.load_weights(config.teacher.weights, skip_mismatch=True)
+    return model
+
+
+def build_student(config, num_classes):
+    """The student, freshly initialised or from `student.weights`."""
+    model = create_model(config.student.name, num_classes=num_classes, image_size=config.data.image_size, **config.student.overrides)
+    if config.student.weights:
+        model.load_weights(config.student.weights)
+    return model
+
+
+def build_distiller(config, teacher, student, xla=None):
+    """The config's method between them; the student stage's label smoothing reaches the method's CE."""
+    options = {"label_smoothing": config.student_training.label_smoothing, **config.distiller.options}
+    return Distiller(teacher, student, method=config.distiller.method, xla=config.xla if xla is None else xla, **options)

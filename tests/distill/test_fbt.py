@@ -1,0 +1,130 @@
+"""fbt, TAS as published: the fused model reuses the teacher's and the student's own variables, each
+loss term trains exactly what it should, and the distiller saves and resumes."""
+
+import keras
+import numpy as np
+import pytest
+
+from tas_keras import Distiller
+from tas_keras.fusion import fusion_sides, stage_tail
+
+from .pairs import tiny, tiny_data
+
+pytestmark = pytest.mark.core
+FAMILIES = ("cnn", "vit", "mlp")
+
+
+@pytest.mark.parametrize(
+    "teacher, student, expected",
+    [
+        ("cnn", "vit", ("teacher", "student")),  # the CNN gives stages 1-3, whichever side it is on
+        ("cnn", "mlp", ("teacher", "student")),
+        ("vit", "cnn", ("student", "teacher")),
+        ("mlp", "cnn", ("student", "teacher")),
+        ("cnn", "cnn", ("student", "teacher")),  # homogeneous: student 1-3, teacher 4
+        ("vit", "vit", ("student", "teacher")),
+        ("vit", "mlp", ("student", "teacher")),  # no CNN: as homogeneous (our reading)
+        ("mlp", "vit", ("student", "teacher")),
+    ],
+)
+def test_which_model_gives_which_stages(teacher, student, expected):
+    assert fusion_sides(teacher, student) == expected
+    assert fusion_sides(teacher, student, "teacher_first") == ("teacher", "student")
+
+
+def ids(variables):
+    return {id(v) for v in variables}
+
+
+@pytest.mark.parametrize("teacher, student", [("cnn", "mlp"), ("vit", "cnn")])
+def test_the_fused_model_holds_no_copied_weights(teacher, student):
+    distiller = Distiller(tiny(teacher), tiny(student), method="fbt")
+    method = distiller.method
+    models = {"teacher": distiller.teacher, "student": distiller.student}
+    tail_owner = models[method.tail_side]
+    assert ids(method.tail.weights) <= ids(tail_owner.weights)  # stage 4 + head: the model's own variables
+    own = ids(method.projector.weights) | ids(w for p in method.projections.values() for w in p.weights) | {id(method.log_temperature)}
+    assert ids(method.weights) == own | ids(method.tail.weights)  # nothing else is new
+    assert not ids(method.projector.weights) & (ids(distiller.teacher.weights) | ids(distiller.student.weights))
+
+
+def one_sgd_step(teacher, student, **options):
+    keras.utils.set_random_seed(1)
+    distiller = Distiller(tiny(teacher), tiny(student), method="fbt", **options)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.5))
+    variables = distiller.teacher.weights + distiller.student.weights + distiller.method.weights
+    before = {id(v): keras.ops.convert_to_numpy(v).copy() for v in variables}
+    x, y = tiny_data()
+    distiller.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    moved = {id(v) for v in variables if np.abs(keras.ops.convert_to_numpy(v) - before[id(v)]).max() > 0}
+    return distiller, moved
+
+
+ONLY = {  # one loss term at a time
+    "ofa_tf": {"w_ce": 0.0, "w_ts": 0.0, "w_fs": 0.0, "w_nce": 0.0},
+    "nce_fs": {"w_ce": 0.0, "w_ts": 0.0, "w_tf": 0.0, "w_ofa": 0.0},
+}
+
+
+def test_teacher_fused_term_trains_the_projector_and_the_students_stage_4_when_the_teacher_is_the_cnn():
+    distiller, moved = one_sgd_step("cnn", "mlp", **ONLY["ofa_tf"])
+    method, student = distiller.method, distiller.student
+    tail = ids(method.tail.trainable_weights)  # the student's stage 4 + head
+    assert ids(method.projector.trainable_weights) <= moved
+    assert tail & moved, "the fused logits come from the student's own stage 4 and head"
+    assert not (ids(student.trainable_weights) - tail) & moved, "the student's stages 1-3 are not in the fused model"
+    assert not ids(distiller.teacher.weights) & moved
+
+
+def test_teacher_fused_term_trains_the_projector_and_the_students_stages_1_to_3_when_the_student_is_the_cnn():
+    distiller, moved = one_sgd_step("vit", "cnn", **ONLY["ofa_tf"])
+    student_tail = ids(stage_tail(distiller.student).trainable_weights)
+    early = ids(distiller.student.trainable_weights) - student_tail
+    assert ids(distiller.method.projector.trainable_weights) <= moved
+    assert early & moved and not student_tail & moved
+    assert not ids(distiller.teacher.weights) & moved
+
+
+def test_fused_student_term_trains_the_student_only_the_fused_model_is_its_target():
+    distiller, moved = one_sgd_step("cnn", "mlp", **ONLY["nce_fs"])
+    method = distiller.method
+    assert ids(method.projections["student"].weights) <= moved
+    assert ids(distiller.student.trainable_weights) & moved
+    assert not ids(method.projector.weights) & moved and not ids(method.projections["fused"].weights) & moved
+    assert not ids(distiller.teacher.weights) & moved
+
+
+def test_the_log_shows_the_fused_models_accuracy_and_teacher_weights_stay_bit_identical():
+    keras.utils.set_random_seed(0)
+    distiller = Distiller(tiny("vit"), tiny("cnn"), method="fbt")
+    before = [keras.ops.convert_to_numpy(w).copy() for w in distiller.teacher.weights]
+    distiller.compile(optimizer="adam")
+    x, y = tiny_data(16)
+    history = distiller.fit(x, y, batch_size=8, epochs=2, verbose=0).history
+    assert 0.0 <= min(history["fused_acc"]) <= max(history["fused_acc"]) <= 1.0
+    assert history["loss"][0] == pytest.approx(sum(history[k][0] for k in history if k.startswith("loss_")), rel=1e-4)
+    for a, b in zip(before, distiller.teacher.weights):
+        np.testing.assert_array_equal(a, keras.ops.convert_to_numpy(b))
+
+
+def test_the_learned_temperature_moves_and_stays_in_its_clamp():
+    distiller, moved = one_sgd_step("cnn", "mlp", w_ce=0.0, w_ofa=0.0)
+    assert id(distiller.method.log_temperature) in moved
+    assert 0.01 <= float(keras.ops.convert_to_numpy(distiller.method.temperature())) <= 1.0
+    fixed, moved = one_sgd_step("cnn", "mlp", w_ce=0.0, w_ofa=0.0, learn_temperature=False)
+    assert id(fixed.method.log_temperature) not in moved
+
+
+def test_save_load_and_resume(tmp_path):
+    keras.utils.set_random_seed(0)
+    distiller = Distiller(tiny("cnn"), tiny("vit"), method="fbt", w_fce=0.5)
+    distiller.compile(optimizer="adam")
+    x, y = tiny_data()
+    distiller.fit(x, y, batch_size=4, verbose=0)
+    distiller.save(tmp_path / "fbt.keras")
+    loaded = keras.saving.load_model(tmp_path / "fbt.keras")
+    assert loaded.method.options == distiller.method.options and "loss_fce" in loaded.loss_names
+    for a, b in zip(loaded.method.weights, distiller.method.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    assert int(keras.ops.convert_to_numpy(loaded.optimizer.iterations)) == 2
+    loaded.fit(x, y, batch_size=4, verbose=0)
