@@ -3,6 +3,7 @@ installed code (not the checkout) trains a pair by name from a folder outside th
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -23,7 +24,10 @@ def test_pyproject_lists_every_package():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+    # from a copy of the sources: setuptools would pack stale files from the checkout's build/ folder
+    source = out / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "build", "dist", ".venv*", "runs", "*.egg-info", "__pycache__"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (path,) = out.glob("tas_keras-*.whl")
@@ -49,10 +53,14 @@ def test_the_installed_wheel_trains_a_pair_by_name_outside_the_checkout(wheel, t
     work = tmp_path / "elsewhere"
     work.mkdir()
     code = (
-        "import sys, tas_keras; assert tas_keras.__file__.startswith(sys.argv[1]), tas_keras.__file__; "
-        "from tas_keras.cli.train import main; "
-        "sys.exit(main(['--pair', 'convnext_mlp', '--profile', 'small', '--epochs', '1', '--teacher-epochs', '1', "
-        "'--train-subset', '128', '--batch-size', '64']))"
+        # an editable install of the checkout would otherwise supply modules the wheel lacks
+        "import sys; sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, '__module__', '').startswith('__editable__')]; "
+        "import tas_keras; from tas_keras.cli.train import main; "
+        "code = main(['--pair', 'convnext_mlp', '--profile', 'small', '--epochs', '1', '--teacher-epochs', '1', "
+        "'--train-subset', '128', '--batch-size', '64']); "
+        "outside = sorted(m.__name__ for m in list(sys.modules.values()) "
+        "if m.__name__.startswith('tas_keras') and not (getattr(m, '__file__', None) or sys.argv[1]).startswith(sys.argv[1])); "
+        "assert not outside, outside; sys.exit(code)"
     )
     env = dict(os.environ, PYTHONPATH=str(target))
     proc = subprocess.run([sys.executable, "-c", code, str(target)], cwd=work, env=env, capture_output=True, text=True, timeout=900)

@@ -60,6 +60,28 @@ def test_fbt_two_replicas_give_the_one_device_step_on_the_teacher_pairs():
     assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
 
 
+@pytest.mark.parametrize("xla", [True, False])
+def test_xla_true_compiles_the_per_replica_step_with_xla(xla):
+    """The compiled step function's XLA IR exists only when XLA is on (a setting that were ignored
+    would fail here)."""
+    import tensorflow as tf
+
+    from tas_keras.steps import tensorflow_step
+
+    x, y = tiny_data()
+    distiller = Distiller(tiny("cnn"), tiny("vit"), method="kd", xla=xla)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+    distiller.fit(x, y, batch_size=8, verbose=0)
+    step = tensorflow_step._FUNCTIONS[distiller][("forward_backward", xla)]
+    images = tf.constant(x)
+    args = (images, tf.constant(y), distiller.teacher_targets(images), tf.constant(0, tf.int32), tf.constant(1.0))
+    if xla:
+        assert "HloModule" in step.experimental_get_compiler_ir(*args)(stage="hlo")
+    else:
+        with pytest.raises(ValueError, match="jit_compile"):
+            step.experimental_get_compiler_ir(*args)
+
+
 def test_xla_step_equals_the_plain_graph_step():
     x, y = tiny_data()
     results = []
