@@ -48,7 +48,7 @@ def group_gradient_norms(distiller, batches, groups, variables=None):
 def loss_gradient_norms(distiller, batches):
     """Every loss term on its own: {term: {"value", "grad_all", "grad_shared"}} and the meta dict."""
     batches = list(batches)
-    names = distiller.loss_names[1:]  # "loss" (the total) first, then the method's terms
+    names = [n for n in distiller.loss_names if n.startswith("loss_")]  # the terms; not the total, not metrics
     values, norms, meta = group_gradient_norms(distiller, batches, {name: [name] for name in names})
     return {name: {"value": values[name], **norms[name]} for name in names}, meta
 

@@ -90,7 +90,6 @@ def _one_sgd_step_deltas(branch_grad_scale):
     return {k: {p: v - before[k][p] for p, v in snapshot(parts[k]).items()} for k in parts}
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="scale_gradient is keras.ops only; the JAX gradient path is covered by the auto test")
 def test_branch_grad_scale_scales_only_the_gradient_the_assistant_sends_into_the_student():
     full, scaled = _one_sgd_step_deltas(1.0), _one_sgd_step_deltas(0.25)
     moved = [p for p, d in full["student"].items() if np.abs(d).max() > 0]
@@ -125,6 +124,46 @@ def test_auto_branch_grad_scale_is_calibrated_once_from_gradient_norms_and_survi
     loaded = keras.saving.load_model(tmp_path / "distiller.keras")
     assert not loaded.method.needs_calibration()  # a resumed run keeps its calibrated scale
     assert loaded.method.calibration_state() == distiller.method.calibration_state()
+
+
+def _independent_gradients(distiller, x, y, terms):
+    """Gradients of the sum of `terms` on the student's trainable weights, computed here with the
+    backend's own autodiff (a plain tape / jax.grad), not with tas_keras.diagnostics."""
+    student = distiller.student.trainable_variables
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        images, labels = tf.constant(x), tf.constant(y)
+        with tf.GradientTape() as tape:
+            losses, _ = distiller.compute_losses(images, labels, distiller.teacher_targets(images))
+            total = sum(losses[t] for t in terms)
+        return [np.zeros(v.shape) if g is None else g.numpy() for v, g in zip(student, tape.gradient(total, student))]
+    import jax
+
+    chosen = {id(v) for v in student}
+    others = [v for v in distiller.variables if id(v) not in chosen]
+
+    def total(values):
+        mapping = list(zip(student, values)) + [(v, v.value) for v in others]
+        with keras.StatelessScope(state_mapping=mapping):
+            losses, _ = distiller.compute_losses(x, y, distiller.teacher_targets(x))
+        return sum(losses[t] for t in terms)
+
+    return [np.asarray(g) for g in jax.grad(total)([v.value for v in student])]
+
+
+@pytest.mark.skipif(keras.backend.backend() not in ("tensorflow", "jax"), reason="tape / jax.grad")
+def test_auto_scale_is_min_one_own_over_pull_from_independently_computed_gradients(seeded):
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas")
+    x, y = tiny_data(8)
+    own = _independent_gradients(distiller, x, y, ["loss_ce", "loss_kd"])
+    pull = _independent_gradients(distiller, x, y, ["loss_nce", "loss_akd", "loss_ace"])
+    shared = [i for i in range(len(own)) if np.abs(own[i]).max() > 0 and np.abs(pull[i]).max() > 0]
+    assert 0 < len(shared) < len(own)  # the assistant reaches the stages up to its branch point only
+    norm = lambda grads: float(np.sqrt(sum(np.sum(np.square(grads[i], dtype="float64")) for i in shared)))
+    expected = min(1.0, norm(own) / norm(pull))
+    assert expected < 1.0  # the case the calibration exists for: the assistant pulls harder
+    assert distiller.calibrate([(x, y)])["branch_grad_scale"] == pytest.approx(expected, rel=1e-3)
 
 
 def test_calibration_getters_have_no_side_effects_and_recalibrating_measures_the_unscaled_pull(seeded):
