@@ -82,6 +82,39 @@ def test_xla_true_compiles_the_per_replica_step_with_xla(xla):
             step.experimental_get_compiler_ir(*args)
 
 
+def test_two_workers_keep_equal_weights(tmp_path):
+    """MultiWorkerMirroredStrategy on loopback: after training, both workers hold the same weights,
+    and they moved from the (same) start."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(2)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    workers = [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]
+    for s in sockets:
+        s.close()
+    script = pathlib.Path(__file__).with_name("multi_worker_check.py")
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        env = dict(os.environ, TF_CONFIG=tf_config)
+        procs.append(subprocess.Popen([sys.executable, str(script), str(tmp_path / f"worker{index}.npz")], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    try:
+        outputs = [proc.communicate(timeout=600)[0] for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    first, second = (np.load(tmp_path / f"worker{i}.npz") for i in range(2))
+    assert int(first["replicas"]) == int(second["replicas"]) == 2
+    ends = sorted(k for k in first.files if k.startswith("end_"))
+    moved = [np.abs(first[k] - first[k.replace("end_", "start_")]).max() for k in ends]
+    assert max(moved) > 1e-3
+    for key in ends:
+        np.testing.assert_allclose(first[key], second[key], atol=1e-6, err_msg=key)
+
+
 def test_xla_step_equals_the_plain_graph_step():
     x, y = tiny_data()
     results = []
