@@ -198,15 +198,25 @@ def test_soft_labels_and_label_smoothing(seeded):
     distiller.compile(optimizer="adam")
     x, y = tiny_data()
     soft = np.eye(NUM_CLASSES, dtype="float32")[y] * 0.7 + np.eye(NUM_CLASSES, dtype="float32")[y[::-1]] * 0.3
+    losses, logits = distiller.compute_losses(x, soft, distiller.teacher_targets(x), training=False)
+    logits = keras.ops.convert_to_numpy(logits).astype("float64")
+    log_p = logits - logits.max(-1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
+    target = soft * 0.9 + 0.1 / NUM_CLASSES  # the soft labels, then smoothing
+    expected = -(target * log_p).sum(-1).mean()
+    assert float(keras.ops.convert_to_numpy(losses["loss_ce"])) == pytest.approx(expected, rel=1e-5)
     history = distiller.fit(x, soft, batch_size=4, epochs=1, verbose=0).history
-    assert np.isfinite(history["loss"]).all()
+    assert np.isfinite(history["loss"]).all() and history["acc"][0] >= 0  # soft labels are scored by their top class
 
 
 def test_teacher_with_a_larger_input_gets_resized_images(seeded):
     teacher = tiny("cnn", image_size=64)
     distiller = Distiller(teacher, tiny("vit"), method="kd")
-    distiller.compile(optimizer="adam")
     x, y = tiny_data()
+    targets = distiller.teacher_targets(x)
+    resized = keras.ops.image.resize(x, (64, 64), interpolation="bilinear")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(targets["logits"]), keras.ops.convert_to_numpy(teacher(resized, training=False)), atol=1e-5)
+    distiller.compile(optimizer="adam")
     assert np.isfinite(distiller.fit(x, y, batch_size=4, verbose=0).history["loss_kd"]).all()
 
 
@@ -345,6 +355,9 @@ def test_mixed_precision_fits_with_float32_losses(policy):
         distiller.compile(optimizer="adam", run_eagerly=True)  # dtype handling, not compilation, is tested here
         assert distiller.student.layers[-1].compute_dtype == policy.split("_")[1]
         x, y = tiny_data()
+        losses, logits = distiller.compute_losses(x, y, distiller.teacher_targets(x), training=False)
+        assert keras.backend.standardize_dtype(logits.dtype) == policy.split("_")[1]  # the student computes in low precision
+        assert {keras.backend.standardize_dtype(v.dtype) for v in losses.values()} == {"float32"}  # the losses do not
         history = distiller.fit(x, y, batch_size=4, verbose=0).history
         assert all(np.isfinite(v).all() for v in history.values())
         if policy == "mixed_float16":
