@@ -18,10 +18,10 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason=
 CHECK = pathlib.Path(__file__).with_name("mirrored_check.py")
 
 
-@pytest.mark.parametrize("xla", [False, True], ids=["no_xla", "xla"])
-@pytest.mark.parametrize("method", ["kd", "tas"])
+@pytest.mark.parametrize("method, xla", [("kd", False), ("kd", True), ("tas", False)], ids=["kd-no_xla", "kd-xla", "tas-no_xla"])
 def test_two_replicas_give_the_one_device_step(method, xla):
-    """tas all-gathers the InfoNCE keys, so its negatives are the global batch on both."""
+    """tas all-gathers the InfoNCE keys, so its negatives are the global batch on both. (tas with XLA
+    on 2 replicas: the jit_compile test below.)"""
     proc = subprocess.run(
         [sys.executable, str(CHECK), method, str(int(xla))], capture_output=True, text=True, timeout=600, env=dict(os.environ)
     )
