@@ -199,21 +199,22 @@ class Distiller(keras.Model):
         self.loss_trackers["loss"].update_state(total, sample_weight=batch_size)
         for name, value in losses.items():
             self.loss_trackers[name].update_state(value, sample_weight=batch_size)
-        logits = ops.cast(logits, "float32")  # top-k needs float32 under mixed precision
-        if len(labels.shape) >= 2 and labels.shape[-1] == logits.shape[-1] and logits.shape[-1] > 1:
-            labels = ops.argmax(labels, axis=-1)  # soft (mixup) labels are scored by their top class
-        self.accuracy.update_state(labels, logits)
-        self.top5.update_state(labels, logits)
+        self._update_accuracy(labels, logits)
         return {m.name: m.result() for m in self.metrics}
 
     def update_eval_metrics(self, labels, logits):
         """Evaluation of the student alone: loss = cross-entropy on the labels, acc, top5."""
         logits = ops.cast(logits, "float32")
-        tracked = (self.loss_trackers["loss"], self.accuracy, self.top5)
-        tracked[0].update_state(cross_entropy(labels, logits), sample_weight=ops.shape(logits)[0])
-        tracked[1].update_state(labels, logits)
-        tracked[2].update_state(labels, logits)
-        return {m.name: m.result() for m in tracked}
+        self.loss_trackers["loss"].update_state(cross_entropy(labels, logits), sample_weight=ops.shape(logits)[0])
+        self._update_accuracy(labels, logits)
+        return {m.name: m.result() for m in (self.loss_trackers["loss"], self.accuracy, self.top5)}
+
+    def _update_accuracy(self, labels, logits):
+        logits = ops.cast(logits, "float32")  # top-k needs float32 under mixed precision
+        if len(labels.shape) >= 2 and labels.shape[-1] == logits.shape[-1] and logits.shape[-1] > 1:
+            labels = ops.argmax(labels, axis=-1)  # soft (mixup) labels are scored by their top class
+        self.accuracy.update_state(labels, logits)
+        self.top5.update_state(labels, logits)
 
     def train_step(self, *args):
         # Python runs this once per trace under tf.function / jax.jit (every step only when eager):

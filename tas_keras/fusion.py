@@ -14,7 +14,7 @@ import keras
 from keras import layers, ops
 
 from tas_keras.errors import InputError
-from tas_keras.layers import ClassToken, PositionEmbedding, TransformerBlock, heads_for, tokens_to_map, trunc_normal
+from tas_keras.layers import ClassToken, PositionEmbedding, TransformerBlock, grid_side, heads_for, tokens_to_map, trunc_normal
 from tas_keras.serialization import PACKAGE
 
 FUSIONS = ("auto", "teacher_first", "student_first")
@@ -62,13 +62,8 @@ class L2GProjector(layers.Layer):
         self.target_prefix_tokens = int(target_prefix_tokens)
         self.num_heads = int(num_heads) if num_heads else heads_for(self.target_channels)
 
-    def _source_side(self, input_shape):
-        if len(input_shape) == 4:
-            return input_shape[1]
-        return int(round((input_shape[1] - self.source_prefix_tokens) ** 0.5))
-
     def build(self, input_shape):
-        side, channels, target = self._source_side(input_shape), input_shape[-1], self.target_side
+        side, channels, target = grid_side(input_shape, self.source_prefix_tokens), input_shape[-1], self.target_side
         self.stride = side // target if side >= target and side % target == 0 else None
         kernel = self.stride or 1
         self.embed = layers.Conv2D(self.target_channels, kernel, strides=kernel, kernel_initializer=trunc_normal(), name="patch_embed")

@@ -82,11 +82,10 @@ def _main(argv):
     args = parse_args(argv)
     config = load_config(args.pair, args.profile, overrides_from(args))
     output_dir = args.output_dir or default_output_dir(config, args.profile)
-    teacher_cache = args.teacher_cache or os.path.join(os.path.dirname(os.path.abspath(output_dir)), "teachers")
 
     from tas_keras.training.runner import run
 
-    summary = run(config, output_dir, teacher_file=args.teacher, teacher_cache=teacher_cache)
+    summary = run(config, output_dir, teacher_file=args.teacher, teacher_cache=args.teacher_cache)
     print_summary(summary, output_dir)
     return 0
 

@@ -8,10 +8,10 @@ from tas_keras.layers.attention import Mlp, MultiHeadSelfAttention, TransformerB
 from tas_keras.layers.core import Affine, DropPath, LayerScale, dense, drop_path_rates, residual, trunc_normal
 from tas_keras.layers.gradient import scale_gradient
 from tas_keras.layers.pooling import pool_to_grid, spatial_smooth
-from tas_keras.layers.tokens import ClassToken, PositionEmbedding, TokenPool, TokensToMap, patch_embed, tokens_to_map
+from tas_keras.layers.tokens import ClassToken, PositionEmbedding, TokenPool, TokensToMap, grid_side, patch_embed, tokens_to_map
 
 __all__ = [
     "Affine", "ClassToken", "DropPath", "LayerScale", "Mlp", "MultiHeadSelfAttention", "PositionEmbedding", "TokenPool",
-    "TokensToMap", "TransformerBlock", "dense", "drop_path_rates", "heads_for", "partition", "patch_embed", "pool_to_grid", "residual",
+    "TokensToMap", "TransformerBlock", "dense", "drop_path_rates", "grid_side", "heads_for", "partition", "patch_embed", "pool_to_grid", "residual",
     "scale_gradient", "spatial_smooth", "tokens_to_map", "trunc_normal", "unpartition",
 ]

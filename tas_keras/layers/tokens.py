@@ -16,11 +16,18 @@ def patch_embed(images, patch_size, dim, name="patch_embed", flatten=False):
     return layers.Reshape((-1, dim), name=f"{name}_flatten")(x) if flatten else x
 
 
+def grid_side(shape, num_prefix_tokens=0):
+    """The side of the square grid of a (B, H, W, C) map or of (B, prefix + N, C) tokens."""
+    if len(shape) == 4:
+        return shape[1]
+    return int(round((shape[1] - num_prefix_tokens) ** 0.5))
+
+
 def tokens_to_map(tokens, num_prefix_tokens=0):
     """(B, prefix + N, C) tokens on a square grid -> (B, sqrt(N), sqrt(N), C)."""
     x = tokens[:, num_prefix_tokens:]
     count, channels = x.shape[1], x.shape[2]
-    side = int(round(count**0.5))
+    side = grid_side(x.shape)
     if side * side != count:
         raise InputError(f"{count} patch tokens do not form a square grid; cannot turn them into a map.")
     return ops.reshape(x, (-1, side, side, channels))
@@ -38,7 +45,7 @@ class TokensToMap(layers.Layer):
         return tokens_to_map(x, self.num_prefix_tokens)
 
     def compute_output_shape(self, input_shape):
-        side = int(round((input_shape[1] - self.num_prefix_tokens) ** 0.5))
+        side = grid_side(input_shape, self.num_prefix_tokens)
         return (input_shape[0], side, side, input_shape[2])
 
     def get_config(self):

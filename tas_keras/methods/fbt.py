@@ -5,7 +5,7 @@ from keras import ops
 
 from tas_keras.errors import InputError
 from tas_keras.fusion import FUSIONS, L2GProjector, fusion_sides, stage_tail
-from tas_keras.layers import dense, spatial_smooth
+from tas_keras.layers import dense, grid_side, spatial_smooth
 from tas_keras.losses import cross_entropy, info_nce, ofa_loss
 from tas_keras.methods import options as opt
 from tas_keras.methods.base import Method, register_method
@@ -76,8 +76,8 @@ class FBT(Method):
         tail_stages = self.pair[f"{self.tail_side}_stages"]
         target = tail_model.pyramid_outputs["S3"].shape
         target_layout, target_prefix = tail_stages[2]["layout"], tail_stages[2]["num_prefix_tokens"]
-        target_side = target[1] if target_layout == "map" else int(round((target[1] - target_prefix) ** 0.5))
-        self.projector = L2GProjector(head_stage["num_prefix_tokens"], target_side, target[-1], target_layout, target_prefix, name="l2g_projector")
+        self.projector = L2GProjector(head_stage["num_prefix_tokens"], grid_side(target, target_prefix), target[-1], target_layout, target_prefix,
+                                      name="l2g_projector")
         self.projector.build(head_model.pyramid_outputs["S3"].shape)
         self.tail = stage_tail(tail_model, "S3")  # shares tail_model's variables
         self.last = {"teacher": self.pair["teacher_stages"][-1], "student": self.pair["student_stages"][-1], "fused": tail_stages[-1]}
