@@ -3,12 +3,13 @@
 import os as _os
 import sys as _sys
 
-if _os.path.basename((getattr(_sys, "argv", None) or [""])[0]) in ("tas-train", "tas-evaluate"):
+if _os.path.basename((getattr(_sys, "argv", None) or [""])[0]) in ("tas-train", "tas-evaluate", "tas-convert-timm"):
     # Our installed commands import this package (and with it TensorFlow) before their code runs:
     # the log level of tas_keras.cli.common.quiet_tensorflow must be set here to take effect.
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from tas_keras import losses, methods, schedules  # noqa: F401  (schedules: saved optimizers load)
+from tas_keras import convert, losses, methods, schedules  # noqa: F401  (schedules: saved optimizers load; convert: timm weight files)
+from tas_keras.convert import load_timm_weights
 from tas_keras.distiller import Distiller
 from tas_keras.methods import list_methods
 from tas_keras.models import Backbone, create_model, feature_extractor, feature_info, list_models, model_family, register_model
@@ -23,6 +24,7 @@ __all__ = [
     "feature_extractor",
     "feature_info",
     "list_models",
+    "load_timm_weights",
     "model_family",
     "register_model",
 ]

@@ -39,6 +39,13 @@ def as_probabilities(labels, num_classes, dtype="float32"):
     return ops.one_hot(ops.reshape(ops.cast(labels, "int32"), (-1,)), num_classes, dtype=dtype)
 
 
+def hard_one_hot(labels, logits):
+    """One-hot of the label class; soft labels (mixup / cutmix) count as their arg-max class."""
+    num_classes = logits.shape[-1]
+    target = as_probabilities(labels, num_classes, logits.dtype)
+    return ops.one_hot(ops.argmax(target, axis=-1), num_classes, dtype=logits.dtype)
+
+
 def cross_entropy(labels, logits, label_smoothing=0.0, reduction="mean"):
     """Softmax cross-entropy against integer or soft labels, with optional label smoothing."""
     (logits,) = _float32(logits)
@@ -90,9 +97,7 @@ def ofa_loss(teacher_logits, student_logits, labels, eps=1.0, temperature=1.0, r
     """
     _check_temperature(temperature)
     teacher_logits, student_logits = _float32(teacher_logits, student_logits)
-    num_classes = student_logits.shape[-1]
-    target = as_probabilities(labels, num_classes, student_logits.dtype)
-    onehot = ops.one_hot(ops.argmax(target, axis=-1), num_classes, dtype=student_logits.dtype)
+    onehot = hard_one_hot(labels, student_logits)
     p_t = ops.softmax(teacher_logits / temperature, axis=-1)
     log_p_s = ops.log_softmax(student_logits / temperature, axis=-1)
     weights = ops.power(p_t + onehot, eps) - onehot
@@ -105,6 +110,69 @@ def feature_mse(student_features, teacher_features, reduction="mean"):
     student_features, teacher_features = _float32(student_features, teacher_features)
     diff = ops.reshape(ops.square(student_features - teacher_features), (ops.shape(student_features)[0], -1))
     return _reduce(ops.mean(diff, axis=-1), reduction)
+
+
+def dkd_loss(teacher_logits, student_logits, labels, alpha=1.0, beta=8.0, temperature=4.0, reduction="mean"):
+    """Decoupled KD (Zhao et al. 2022): alpha * TCKD + beta * NCKD, each times T^2, where with
+    p = softmax(z / T), g the target class and b = [p_g, 1 - p_g]:
+        TCKD = KL(b_t || b_s),
+        NCKD = KL(softmax(z_t / T - 1000 * onehot) || softmax(z_s / T - 1000 * onehot))
+    (the non-target classes renormalised among themselves; the -1000 mask is mdistiller's).
+    Soft labels are reduced to their arg-max class."""
+    _check_temperature(temperature)
+    teacher_logits, student_logits = _float32(teacher_logits, student_logits)
+    onehot = hard_one_hot(labels, student_logits)
+    p_t = ops.softmax(teacher_logits / temperature, axis=-1)
+    p_s = ops.softmax(student_logits / temperature, axis=-1)
+    gold_t, gold_s = ops.sum(p_t * onehot, axis=-1), ops.sum(p_s * onehot, axis=-1)
+    b_t = ops.stack([gold_t, 1.0 - gold_t], axis=-1)
+    b_s = ops.clip(ops.stack([gold_s, 1.0 - gold_s], axis=-1), 1e-12, 1.0)  # log of a saturated softmax
+    tckd = ops.sum(b_t * (ops.log(ops.clip(b_t, 1e-12, 1.0)) - ops.log(b_s)), axis=-1)
+    log_nt = ops.log_softmax(teacher_logits / temperature - 1000.0 * onehot, axis=-1)
+    log_ns = ops.log_softmax(student_logits / temperature - 1000.0 * onehot, axis=-1)
+    nckd = ops.sum(ops.exp(log_nt) * (log_nt - log_ns), axis=-1)
+    return _reduce((alpha * tckd + beta * nckd) * temperature**2, reduction)
+
+
+def _pearson_rows(a, b, eps=1e-8):
+    """Pearson correlation of each row of a with the same row of b."""
+    a = a - ops.mean(a, axis=-1, keepdims=True)
+    b = b - ops.mean(b, axis=-1, keepdims=True)
+    return ops.sum(a * b, axis=-1) / (ops.norm(a, axis=-1) * ops.norm(b, axis=-1) + eps)
+
+
+def dist_loss(teacher_logits, student_logits, beta=2.0, gamma=2.0, temperature=4.0):
+    """DIST (Huang et al. 2022), with y = softmax(z / T) of shape (B, K):
+        T^2 * (beta * (1 - mean_b pearson(y_s[b, :], y_t[b, :]))      inter-class, per image
+               + gamma * (1 - mean_k pearson(y_s[:, k], y_t[:, k])))   intra-class, per class over the batch
+    The intra-class term correlates across the batch, so it is a batch-level value (no per-sample form):
+    under tf.distribute each replica uses its own batch (see the dist method)."""
+    _check_temperature(temperature)
+    teacher_logits, student_logits = _float32(teacher_logits, student_logits)
+    y_t = ops.softmax(teacher_logits / temperature, axis=-1)
+    y_s = ops.softmax(student_logits / temperature, axis=-1)
+    inter = 1.0 - ops.mean(_pearson_rows(y_s, y_t))
+    intra = 1.0 - ops.mean(_pearson_rows(ops.transpose(y_s), ops.transpose(y_t)))
+    return temperature**2 * (beta * inter + gamma * intra)
+
+
+def cross_correlation_loss(student_embedding, teacher_embedding, off_diagonal_weight=5e-3, eps=1e-5):
+    """Barlow-Twins redundancy reduction between two (B, D) embeddings: each dimension standardised over
+    the batch, C = z_s^T z_t / B (D x D), loss = (sum_i (1 - C_ii)^2 + lambda * sum_{i != j} C_ij^2) / D.
+    The division by D (ours) keeps the value O(1) whatever the width. Batch-level, like DIST's intra term."""
+    z_s, z_t = _float32(student_embedding, teacher_embedding)
+
+    def standardise(z):
+        z = z - ops.mean(z, axis=0, keepdims=True)
+        return z / ops.sqrt(ops.mean(ops.square(z), axis=0, keepdims=True) + eps)
+
+    z_s, z_t = standardise(z_s), standardise(z_t)
+    batch = ops.cast(ops.shape(z_s)[0], "float32")
+    c = ops.matmul(ops.transpose(z_s), z_t) / batch
+    diagonal = ops.diagonal(c)
+    on = ops.sum(ops.square(1.0 - diagonal))
+    off = ops.sum(ops.square(c)) - ops.sum(ops.square(diagonal))
+    return (on + off_diagonal_weight * off) / ops.cast(ops.shape(c)[0], "float32")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

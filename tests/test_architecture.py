@@ -15,6 +15,7 @@ ALLOWED = {  # top-level part of the importing module -> top-level parts it may 
     "layers": LEAVES | {"layers"},
     "losses": LEAVES | {"losses"},
     "models": LEAVES | {"layers", "models"},
+    "convert": LEAVES | {"models", "convert"},
     "assistant": LEAVES | {"layers", "assistant"},
     "fusion": LEAVES | {"layers", "fusion"},
     "methods": LEAVES | {"layers", "losses", "assistant", "fusion", "models", "methods"},
@@ -26,7 +27,7 @@ ALLOWED = {  # top-level part of the importing module -> top-level parts it may 
     "training": None,  # anything but cli
     "cli": None,  # anything
     "experiments": None,  # anything
-    "__init__": {"losses", "methods", "schedules", "distiller", "models"},
+    "__init__": {"convert", "losses", "methods", "schedules", "distiller", "models"},
 }
 
 

@@ -39,4 +39,5 @@ def test_the_wheel_holds_the_configs_and_the_commands(wheel):
     assert len(pairs) >= 13 and all(f"tas_keras/configs/{p}.yaml" in names for p in pairs)
     assert "tas_keras/training/runner.py" in names and "tas_keras/cli/train.py" in names
     entry_points = next(zipfile.ZipFile(wheel).read(n).decode() for n in names if n.endswith("entry_points.txt"))
-    assert "tas-train = tas_keras.cli.train:main" in entry_points and "tas-evaluate = tas_keras.cli.evaluate:main" in entry_points
+    for command in ("tas-train = tas_keras.cli.train:main", "tas-evaluate = tas_keras.cli.evaluate:main", "tas-convert-timm = tas_keras.cli.convert_timm:main"):
+        assert command in entry_points

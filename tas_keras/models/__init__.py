@@ -3,7 +3,7 @@
 from tas_keras.models import convnext, mixer, mobilenetv2, resnet, swin, vit  # noqa: F401  (registration)
 from tas_keras.models.backbone import Backbone
 from tas_keras.models.features import feature_extractor, feature_info
-from tas_keras.models.registry import create_model, list_models, model_family, register_model
+from tas_keras.models.registry import create_model, list_models, load_weights, model_family, register_model
 
 __all__ = [
     "Backbone",
@@ -11,6 +11,7 @@ __all__ = [
     "feature_extractor",
     "feature_info",
     "list_models",
+    "load_weights",
     "model_family",
     "register_model",
 ]

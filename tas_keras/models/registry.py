@@ -9,6 +9,13 @@ from tas_keras.models.backbone import FAMILIES
 
 _REGISTRY = {}  # name -> (factory, family); filled only by @register_model
 WEIGHT_SUFFIXES = (".keras", ".weights.h5")
+_WEIGHT_FORMATS = {}  # suffix -> loader(model, path, strict); other libraries' checkpoints (tas_keras.convert)
+
+
+def register_weight_format(suffixes, loader):
+    """Lets `create_model(weights=...)` read files ending in `suffixes` with `loader(model, path, strict)`."""
+    for suffix in suffixes:
+        _WEIGHT_FORMATS[suffix] = loader
 
 
 def register_model(family):
@@ -46,7 +53,7 @@ def list_models(family=None):
 def _unknown_model_error(name):
     close = difflib.get_close_matches(str(name), list(_REGISTRY), n=5, cutoff=0.4)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    return ValueError(
+    return InputError(
         f"Unknown model {name!r}.{hint} Valid models: {', '.join(list_models())} "
         "(see tas_keras.list_models())."
     )
@@ -71,7 +78,8 @@ def create_model(name, num_classes=1000, image_size=None, weights=None, **overri
     """Builds a registered model.
 
     image_size: square input side; None uses the variant's default (224 for the paper models).
-    weights: path to a `.keras` or `.weights.h5` file; nothing is downloaded.
+    weights: path to a `.keras` / `.weights.h5` file, or a timm checkpoint (`.safetensors`, `.pth`,
+        `.bin`: see `tas_keras.load_timm_weights`); nothing is downloaded.
     overrides: any constructor argument of the model class (patch_size, depths, embed_dim, ...).
     """
     if name not in _REGISTRY:
@@ -86,17 +94,22 @@ def create_model(name, num_classes=1000, image_size=None, weights=None, **overri
     return model
 
 
-def load_weights(model, path):
+def load_weights(model, path, allow_head_mismatch=False):
+    """Weights from a file into `model`; with allow_head_mismatch, a classifier of another class count
+    is left as initialised (fine-tuning a checkpoint on a new dataset)."""
     path = os.fspath(path)
+    loader = next((fn for suffix, fn in _WEIGHT_FORMATS.items() if path.endswith(suffix)), None)
+    if loader is not None:
+        return loader(model, path, strict=not allow_head_mismatch)
     if not path.endswith(WEIGHT_SUFFIXES):
         raise InputError(
-            f"weights={path!r}: expected a path ending in one of {WEIGHT_SUFFIXES}. tas_keras never "
-            "downloads weights; save a model with model.save('x.keras') or model.save_weights('x.weights.h5')."
+            f"weights={path!r}: expected a path ending in one of {WEIGHT_SUFFIXES + tuple(_WEIGHT_FORMATS)}. "
+            "tas_keras never downloads weights; save a model with model.save('x.keras') or model.save_weights('x.weights.h5')."
         )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file {path!r} does not exist (tas_keras never downloads weights).")
     try:
-        model.load_weights(path)
+        model.load_weights(path, skip_mismatch=allow_head_mismatch)
     except Exception as err:  # keras raises several types for shape / structure mismatches
         raise InputError(
             f"weights file {path!r} does not fit model {model.name!r} "
@@ -104,4 +117,4 @@ def load_weights(model, path):
         ) from err
 
 
-__all__ = ["register_model", "create_model", "list_models", "model_family", "build_variant"]
+__all__ = ["register_model", "register_weight_format", "load_weights", "create_model", "list_models", "model_family", "build_variant"]

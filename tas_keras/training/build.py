@@ -6,7 +6,7 @@ import keras
 
 from tas_keras.distiller import Distiller
 from tas_keras.errors import InputError
-from tas_keras.models import Backbone, create_model
+from tas_keras.models import Backbone, create_model, load_weights
 
 
 class TeacherFileError(InputError):
@@ -38,10 +38,11 @@ def load_teacher_file(path, image_size, num_classes):
 
 
 def build_teacher(config, num_classes):
-    """The teacher to train: from scratch, or from `teacher.weights` to fine-tune (head mismatches skipped)."""
+    """The teacher to train: from scratch, or from `teacher.weights` (a .keras / .weights.h5 file or a timm
+    checkpoint) to fine-tune; a classifier of another class count stays initialised."""
     model = create_model(config.teacher.name, num_classes=num_classes, image_size=teacher_size(config), **config.teacher.overrides)
     if config.teacher.weights:
-        model.load_weights(config.teacher.weights, skip_mismatch=True)
+        load_weights(model, config.teacher.weights, allow_head_mismatch=True)
     return model
 
 
@@ -49,7 +50,7 @@ def build_student(config, num_classes):
     """The student, freshly initialised or from `student.weights`."""
     model = create_model(config.student.name, num_classes=num_classes, image_size=config.data.image_size, **config.student.overrides)
     if config.student.weights:
-        model.load_weights(config.student.weights)
+        load_weights(model, config.student.weights)
     return model
 
 

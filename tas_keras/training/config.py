@@ -32,7 +32,7 @@ class ModelConfig:
     name: str = "convnext_micro"
     image_size: typing.Optional[int] = None  # None: the data's image_size
     overrides: dict = field(default_factory=dict)
-    weights: typing.Optional[str] = None  # a .keras / .weights.h5 file to start from
+    weights: typing.Optional[str] = None  # a .keras / .weights.h5 file or a timm checkpoint to start from
 
 
 @dataclass

@@ -37,6 +37,20 @@ def test_every_method_fits_every_family_pair(method, teacher_family, student_fam
     assert history["loss"][0] == pytest.approx(total, rel=1e-4)
 
 
+@pytest.mark.parametrize("xla", [False, True])
+def test_dkd_warm_up_counts_the_training_steps_in_the_compiled_step(xla, seeded):
+    """The ramp's step counter is a Distiller variable that the compiled train step advances (and
+    evaluation does not), on every backend."""
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="dkd", warmup_steps=4, xla=xla)
+    distiller.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x, y = tiny_data(n=12)
+    assert float(keras.ops.convert_to_numpy(distiller.method.ramp())) == 0.0
+    distiller.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    distiller.evaluate(x, y, batch_size=4, verbose=0)
+    assert float(keras.ops.convert_to_numpy(distiller.method.steps_done)) == 3.0
+    assert float(keras.ops.convert_to_numpy(distiller.method.ramp())) == pytest.approx(0.75)
+
+
 def test_loss_terms_are_named_per_method():
     names = {m: Distiller(tiny("cnn"), tiny("mlp"), method=m).loss_names for m in tas_keras.list_methods()}
     assert names["scratch"] == ["loss", "loss_ce"]
@@ -44,6 +58,9 @@ def test_loss_terms_are_named_per_method():
     assert names["fitnet"] == ["loss", "loss_ce", "loss_hint"]
     assert names["ofa"] == ["loss", "loss_ce", "loss_ofa"]
     assert names["tas"] == ["loss", "loss_ace", "loss_akd", "loss_ce", "loss_kd", "loss_nce"]
+    assert names["dkd"] == ["loss", "loss_ce", "loss_dkd"]
+    assert names["dist"] == ["loss", "loss_ce", "loss_dist"]
+    assert names["rsd"] == ["loss", "loss_cc", "loss_ce", "loss_kd"]
     mse = Distiller(tiny("cnn"), tiny("mlp"), method="tas", feature_loss="mse").loss_names
     assert "loss_mse" in mse and "loss_nce" not in mse
 

@@ -170,8 +170,10 @@ def test_jax_backend_trains_data_parallel_on_two_host_devices(finished_run, tmp_
     out = tmp_path / "convnext_mlp" / "jax_data_parallel"
     env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2", PYTHONUNBUFFERED="1")
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), *FAST, "--epochs", "1", "--strategy", "mirrored",
-                           "--teacher", str(teacher), "--output-dir", str(out), "--method", "tas"],
+                           "--teacher", str(teacher), "--output-dir", str(out), "--method", "kd"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    # KD: the tool's plumbing is what this checks (the step's equality across devices, for tas and
+    # fbt, is tests/distill/test_jax_data_parallel.py), and its step compiles fastest.
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "2 replica(s)" in proc.stdout
     summary = json.loads((out / "summary.json").read_text())
