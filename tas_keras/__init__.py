@@ -12,12 +12,14 @@ from tas_keras import convert, losses, methods, schedules  # noqa: F401  (schedu
 from tas_keras.convert import load_timm_weights
 from tas_keras.distiller import Distiller
 from tas_keras.methods import list_methods
-from tas_keras.models import Backbone, create_model, feature_extractor, feature_info, list_models, model_family, register_model
+from tas_keras.models import AdaptedModel, Backbone, adapt, create_model, feature_extractor, feature_info, list_models, model_family, register_model
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdaptedModel",
     "Backbone",
+    "adapt",
     "Distiller",
     "list_methods",
     "create_model",

@@ -1,10 +1,12 @@
 """Run as a script (TensorFlow only): one distillation step on 1 device vs 2 logical CPU devices under
 MirroredStrategy, same global batch and initial weights; prints a JSON report of the differences.
 
-    python tests/distill/mirrored_check.py METHOD XLA(0|1) [jit_compile] [option=value ...]
+    python tests/distill/mirrored_check.py METHOD XLA(0|1) [jit_compile] [per_replica] [option=value ...]
 
 With `jit_compile`, XLA is asked for the Keras way, `compile(jit_compile=True)`, instead of `xla=`;
-option=value pairs are method options (values parsed as YAML).
+option=value pairs are method options (values parsed as YAML). With `per_replica` (methods whose loss
+is batch-level and computed on each replica's own batch), the 2-replica step is instead compared
+with the mean of two 1-device steps on the batch's halves (what 2 replicas of 4 images compute).
 """
 
 import json
@@ -27,6 +29,7 @@ import tas_keras  # noqa: E402
 
 METHOD, XLA = sys.argv[1], bool(int(sys.argv[2]))
 KERAS_FLAG = "jit_compile" in sys.argv[3:]
+PER_REPLICA = "per_replica" in sys.argv[3:]
 OPTIONS = {k: yaml.safe_load(v) for k, v in (a.split("=", 1) for a in sys.argv[3:] if "=" in a)}
 BATCH = 8
 
@@ -38,17 +41,17 @@ def build():
     return tas_keras.Distiller(teacher, student, method=METHOD, xla=False if KERAS_FLAG else XLA, **OPTIONS)
 
 
-def one_step(strategy, weights):
+def one_step(strategy, weights, rows=slice(None)):
     with strategy.scope():
         distiller = build()
         distiller.compile(optimizer=keras.optimizers.SGD(0.1), **({"jit_compile": XLA} if KERAS_FLAG else {}))
     if weights is not None:
         distiller.set_weights(weights)
     rng = np.random.default_rng(0)
-    x = rng.uniform(size=(BATCH, 32, 32, 3)).astype("float32")
-    y = rng.integers(0, 10, size=(BATCH,))
+    x = rng.uniform(size=(BATCH, 32, 32, 3)).astype("float32")[rows]
+    y = rng.integers(0, 10, size=(BATCH,))[rows]
     start = [w.copy() for w in distiller.get_weights()]
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(len(x))
     logs = distiller.fit(ds, epochs=1, verbose=0).history
     XLA_USED.append(distiller.xla)
     return start, {k: float(v[0]) for k, v in logs.items()}, distiller.get_weights()
@@ -56,6 +59,10 @@ def one_step(strategy, weights):
 
 XLA_USED = []
 start, single_logs, single_after = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), None)
+if PER_REPLICA:
+    halves = [one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), start, rows)[1:] for rows in (slice(0, BATCH // 2), slice(BATCH // 2, None))]
+    single_logs = {k: 0.5 * (halves[0][0][k] + halves[1][0][k]) for k in single_logs}
+    single_after = [0.5 * (a + b) for a, b in zip(halves[0][1], halves[1][1])]
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 _, mirrored_logs, mirrored_after = one_step(mirrored, start)
 updates = [np.abs(a - s).max() for a, s in zip(single_after, start)]

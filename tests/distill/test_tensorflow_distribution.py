@@ -61,6 +61,20 @@ def test_fbt_two_replicas_give_the_one_device_step_on_the_teacher_pairs():
     assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
 
 
+@pytest.mark.parametrize("method", ["dist", "rsd"])
+def test_batch_level_losses_use_each_replicas_own_batch(method):
+    """DIST's intra-class correlation and RSD's cross-correlation are computed per replica (documented):
+    2 replicas of 4 images give the mean loss and the mean update of two 1-device steps on the halves."""
+    proc = subprocess.run(
+        [sys.executable, str(CHECK), method, "0", "per_replica"], capture_output=True, text=True, timeout=600, env=dict(os.environ)
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    assert report["replicas"] == 2 and report["weights_updated"] > 0
+    assert report["max_loss_diff"] < 1e-5, report
+    assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
+
+
 @pytest.mark.parametrize("xla", [True, False])
 def test_xla_true_compiles_the_per_replica_step_with_xla(xla):
     """The compiled step function's XLA IR exists only when XLA is on (a setting that were ignored
