@@ -40,9 +40,19 @@ print("REPORT" + json.dumps(report))
 """
 
 
+# Eager JAX compiles every op on first use, so building, calling and reloading all seven micro models
+# takes minutes there: the JAX run round-trips one model per kind (BatchNorm CNN, windowed attention,
+# token MLP); the TensorFlow run all (CI time).
+JAX_ROUND_TRIP = ("resnet_micro", "swin_micro_patch2_window4_32", "mixer_micro_patch4_32")
+
+
+def _on_this_backend(names):
+    return list(names) if keras.backend.backend() == "tensorflow" else [n for n in names if n in JAX_ROUND_TRIP]
+
+
 @pytest.fixture(scope="module")
 def reloaded_small(tmp_path_factory):
-    return save_and_reload(SMALL_MODELS, tmp_path_factory)
+    return save_and_reload(_on_this_backend(SMALL_MODELS), tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +73,9 @@ def save_and_reload(names, tmp_path_factory):
         model = tas_keras.create_model(name, num_classes=5, image_size=32)
         batch_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
         moved = []
-        if batch_norm:
+        # The .keras format is the same on every backend: the TensorFlow run trains first; the JAX run
+        # (where each fit compiles, slowly on CPU) saves the initial weights (CI time).
+        if batch_norm and keras.backend.backend() == "tensorflow":
             # Trained a few steps first, so the moving statistics differ from their initial values and
             # a file that lost non-trainable state would not reproduce the predictions.
             model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="sparse_categorical_crossentropy")
@@ -85,11 +97,13 @@ def save_and_reload(names, tmp_path_factory):
 
 @pytest.mark.parametrize("name", BY_SIZE)
 def test_save_load_round_trip_in_a_fresh_process(request, name):
+    if name in SMALL_MODELS and not _on_this_backend([name]):
+        pytest.skip(f"the JAX run round-trips {', '.join(JAX_ROUND_TRIP)}; TensorFlow every model (CI time)")
     expected, report = request.getfixturevalue("reloaded_small" if name in SMALL_MODELS else "reloaded_paper")
     assert report[name]["class"] == expected[name]["class"]
     assert report[name]["stages"] == expected[name]["stages"]
     assert report[name]["max_abs_diff"] < 1e-5
-    if expected[name]["batch_norm"]:
+    if expected[name]["batch_norm"] and keras.backend.backend() == "tensorflow":
         assert expected[name]["stats_moved"], "training moved the BatchNorm statistics that the file must keep"
 
 
