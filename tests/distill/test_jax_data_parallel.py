@@ -49,7 +49,8 @@ def test_two_jax_devices_give_the_one_device_step(method, options):
     the same losses (InfoNCE negatives are the whole batch on both) and the same updated weights."""
     import json
 
-    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2", PYTHONPATH=str(ROOT))
+    # JAX_PLATFORMS=cpu: the two devices are forced host devices also on a machine with a GPU.
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=2", PYTHONPATH=str(ROOT))
     code = f"METHOD, OPTIONS = {method!r}, {options}\n" + SCRIPT
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-4000:]

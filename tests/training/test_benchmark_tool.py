@@ -1,6 +1,7 @@
 """tools/benchmark.py runs and reports every part of the step (numbers are measured, not asserted)."""
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -14,6 +15,7 @@ def test_benchmark_reports_the_step_breakdown(tmp_path):
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--pair", "convnext_mlp", "--profile", "small",
          "--method", "kd", "--batch-size", "16", "--steps", "2", "--warmup", "0", "--xla", "off", "--replicas", "1", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},  # the 2 replicas are logical CPU devices, also on a GPU machine
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())

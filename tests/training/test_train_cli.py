@@ -168,7 +168,7 @@ def test_two_workers_train_with_multi_worker_mirrored_strategy_on_loopback(finis
 def test_jax_backend_trains_data_parallel_on_two_host_devices(finished_run, tmp_path):
     teacher = finished_run[0] / "teacher.keras"
     out = tmp_path / "convnext_mlp" / "jax_data_parallel"
-    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=2", PYTHONUNBUFFERED="1")
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), *FAST, "--epochs", "1", "--strategy", "mirrored",
                            "--teacher", str(teacher), "--output-dir", str(out), "--method", "kd"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
