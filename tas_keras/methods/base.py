@@ -14,6 +14,7 @@ import contextlib
 import keras
 
 from tas_keras.errors import InputError
+from tas_keras.layers import spatial_smooth
 from tas_keras.methods import options as opt
 from tas_keras.serialization import PACKAGE
 
@@ -46,6 +47,12 @@ def stage_by_name(stages, name, who):
         if stage["name"] == name:
             return stage
     raise InputError(f"{who} stage {name!r} does not exist; valid stages: {[s['name'] for s in stages]}.")
+
+
+def pooled_features(features, stage):
+    """A stage output globally average-pooled to (B, C), prefix (class) tokens dropped: the "final
+    features" that fbt and rsd compare."""
+    return spatial_smooth(features, 1, stage["layout"], stage["num_prefix_tokens"])
 
 
 def models_description(teacher, student):

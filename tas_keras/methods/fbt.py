@@ -5,10 +5,10 @@ from keras import ops
 
 from tas_keras.errors import InputError
 from tas_keras.fusion import FUSIONS, L2GProjector, fusion_sides, stage_tail
-from tas_keras.layers import dense, grid_side, spatial_smooth
+from tas_keras.layers import dense, grid_side
 from tas_keras.losses import cross_entropy, info_nce, ofa_loss
 from tas_keras.methods import options as opt
-from tas_keras.methods.base import Method, register_method
+from tas_keras.methods.base import Method, pooled_features, register_method
 
 PAIRS = ("ts", "tf", "fs")  # teacher-student, teacher-fused, fused-student: the first of each is the target
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 1.0
@@ -96,8 +96,7 @@ class FBT(Method):
         return ops.clip(ops.exp(self.log_temperature), MIN_TEMPERATURE, MAX_TEMPERATURE)
 
     def _pooled(self, features, role):
-        last = self.last[role]
-        return spatial_smooth(features, 1, last["layout"], last["num_prefix_tokens"])
+        return pooled_features(features, self.last[role])
 
     def teacher_targets(self, teacher_out):
         targets = {"logits": teacher_out["logits"], "features": self._pooled(teacher_out["S4"], "teacher")}

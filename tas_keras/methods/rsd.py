@@ -1,9 +1,9 @@
 from keras import ops
 
-from tas_keras.layers import dense, spatial_smooth
+from tas_keras.layers import dense
 from tas_keras.losses import cross_correlation_loss, kd_loss
 from tas_keras.methods import options as opt
-from tas_keras.methods.base import Method, register_method
+from tas_keras.methods.base import Method, pooled_features, register_method
 
 
 @register_method("rsd")
@@ -30,15 +30,11 @@ class RSD(Method):
         self.adapter_out = dense(self.teacher_last["channels"], name="adapter_fc2")
         self.adapter_out.build((None, self.option("adapter_dim")))
 
-    @staticmethod
-    def _embedding(features, stage):
-        return spatial_smooth(features, 1, stage["layout"], stage["num_prefix_tokens"])
-
     def teacher_targets(self, teacher_out):
-        return {"logits": teacher_out["logits"], "embedding": self._embedding(teacher_out["S4"], self.teacher_last)}
+        return {"logits": teacher_out["logits"], "embedding": pooled_features(teacher_out["S4"], self.teacher_last)}
 
     def compute_losses(self, student_out, targets, labels, positive_offset=0, training=True):
-        student = self._embedding(student_out["S4"], self.student_last)
+        student = pooled_features(student_out["S4"], self.student_last)
         projected = self.adapter_out(ops.gelu(self.adapter_in(student), approximate=False))
         cc = cross_correlation_loss(projected, targets["embedding"], self.option("off_diagonal_weight"))
         kd = kd_loss(targets["logits"], student_out["logits"], self.option("temperature"))

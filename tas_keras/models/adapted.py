@@ -76,8 +76,6 @@ class AdaptedModel(Backbone):
     """A Keras functional classifier with four named stage taps; its layers are `model`'s own."""
 
     def __init__(self, model, stages, family="cnn", **kwargs):
-        if isinstance(model, dict):  # from_config
-            model = keras.saving.deserialize_keras_object(model)
         if family not in FAMILIES:
             raise InputError(f"family={family!r}; valid families: {FAMILIES}.")
         if len(stages) != len(STAGE_NAMES):
@@ -95,6 +93,10 @@ class AdaptedModel(Backbone):
 
     def get_config(self):
         return {**super().get_config(), "model": keras.saving.serialize_keras_object(self.wrapped)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**{**config, "model": keras.saving.deserialize_keras_object(config["model"])})
 
 
 def adapt(model, stages=None, family="cnn"):
@@ -126,5 +128,5 @@ def adapt(model, stages=None, family="cnn"):
 
 
 def _layer_of(model, tensor):
-    history = getattr(tensor, "_keras_history", None)
-    return history.operation.name if history is not None else None
+    """The name of the layer of `model` whose output is `tensor` (None if no layer gives it)."""
+    return next((layer.name for layer in model.layers if layer.output is tensor), None)
