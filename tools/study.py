@@ -95,6 +95,8 @@ def _main(argv):
         raise ConfigError(f"No finished runs of this study in {args.output_dir}.")
     import keras
 
+    from tas_keras.experiments.floor import FLOOR_METHOD, logistic_regression_top1
+
     first = records[0]
     meta = {
         "title": args.title,
@@ -108,6 +110,8 @@ def _main(argv):
         "backend": keras.backend.backend(),
         "wall_minutes": round(sum(r["wall_seconds"] for r in records) / 60, 1),
         "this_call_minutes": round((time.time() - start) / 60, 1),
+        "floor_top1": logistic_regression_top1(args.dataset, args.train_subset, args.data_dir),
+        "floor_method": FLOOR_METHOD,
     }
     out = pathlib.Path(args.output_dir)
     write_report(records, meta, out, [v.name for v in main_variants], [v.name for v in ablations])

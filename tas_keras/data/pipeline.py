@@ -40,13 +40,20 @@ def stratified_subset(labels, count, seed=0):
     return np.sort(np.lexsort((labels, rank))[:count])
 
 
+def offline_arrays(name, split, data_dir=None):
+    """(uint8 images NHWC RGB, int64 labels) of a dataset that ships on this machine (digits, fashion_mnist)."""
+    if name not in OFFLINE_DATASETS:
+        raise InputError(f"{name!r} is not an offline dataset; valid: {', '.join(OFFLINE_DATASETS)}.")
+    return sources.load_digits(split) if name == "digits" else sources.load_fashion_mnist(split, data_dir)
+
+
 def _source(name, split, data_dir, download, image_size):
     """(tf.data of (uint8 image, int64 label), num_classes, num_examples or -1, labels array or None)."""
     if name == "digits":
-        x, y = sources.load_digits(split)
+        x, y = offline_arrays(name, split)
     elif name == "fashion_mnist":
         try:
-            x, y = sources.load_fashion_mnist(split, data_dir)
+            x, y = offline_arrays(name, split, data_dir)
         except sources.DatasetUnavailable:
             if not download:
                 raise
@@ -116,4 +123,4 @@ def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, dat
     return ds.prefetch(tf.data.AUTOTUNE), DatasetInfo(name, split, num_classes, count, batches)
 
 
-__all__ = ["AugmentConfig", "DATASETS", "DatasetInfo", "build_dataset", "check_dataset_name"]
+__all__ = ["AugmentConfig", "DATASETS", "DatasetInfo", "build_dataset", "check_dataset_name", "offline_arrays", "stratified_subset"]

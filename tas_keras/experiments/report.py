@@ -15,6 +15,7 @@ def aggregate(records):
         cell = pair["variants"].setdefault(r["variant"], {"method": r["method"], "options": r["options"], "values": [], "seeds": []})
         cell["values"].append(100 * r["student_top1"])
         cell["seeds"].append(r["seed"])
+        cell.setdefault("train_values", []).append(None if r.get("student_train_top1") is None else 100 * r["student_train_top1"])
     for pair in table.values():
         scratch = pair["variants"].get("scratch")
         for cell in pair["variants"].values():
@@ -22,17 +23,23 @@ def aggregate(records):
             cell["n"] = len(values)
             cell["mean"] = statistics.fmean(values)
             cell["std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            train = cell["train_values"]
+            cell["train_mean"] = statistics.fmean(train) if train and None not in train else None
             if scratch:
                 cell["gain_over_scratch"] = cell["mean"] - statistics.fmean(scratch["values"])
     return table
 
 
-def markdown_table(table, variants, title="student top-1 (%)"):
-    """Rows: variants; columns: pairs; cells: mean +- std (n) and the gain over scratch."""
+def markdown_table(table, variants, title="student top-1 (%)", floor=None):
+    """Rows: variants; columns: pairs; cells: mean +- std (n), the gain over scratch and the mean top-1
+    on the student's own (unaugmented) training images. floor: a row label and its top-1 (%), e.g. a
+    logistic regression on the same training images, the accuracy every student must beat."""
     pairs = [p for p in table if any(v in table[p]["variants"] for v in variants)]
     head = f"| {title} | " + " | ".join(f"{p}<br>{table[p]['teacher_model']} -> {table[p]['student_model']}" for p in pairs) + " |"
     lines = [head, "|---|" + "---:|" * len(pairs)]
     lines.append("| teacher | " + " | ".join(f"{table[p]['teacher_top1']:.2f}" for p in pairs) + " |")
+    if floor:
+        lines.append(f"| {floor[0]} | " + " | ".join(f"{floor[1]:.2f}" for _ in pairs) + " |")
     most = max(cell["n"] for p in pairs for cell in table[p]["variants"].values())
     for variant in variants:
         cells = []
@@ -46,6 +53,8 @@ def markdown_table(table, variants, title="student top-1 (%)"):
                 text += f" ({cell['gain_over_scratch']:+.2f})"
             if cell["n"] < most:
                 text += f" [n={cell['n']}]"  # fewer seeds than the rest of the table
+            if cell.get("train_mean") is not None:
+                text += f"; train {cell['train_mean']:.1f}"
             cells.append(text)
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -55,12 +64,16 @@ def write_report(records, meta, out_dir, main_variants, ablation_variants=()):
     """results.json, results.md and results.png in out_dir; returns the aggregated table."""
     table = aggregate(records)
     atomic_json(out_dir / "results.json", {"meta": meta, "table": table, "runs": records})
+    floor = ("logistic regression", meta["floor_top1"]) if meta.get("floor_top1") is not None else None
     parts = [f"# {meta.get('title', 'Accuracy study')}", "", _meta_lines(meta), "", "## Methods", "",
-             markdown_table(table, main_variants), ""]
+             markdown_table(table, main_variants, floor=floor), ""]
     if ablation_variants:
-        parts += ["## Ablations", "", markdown_table(table, ablation_variants), ""]
+        parts += ["## Ablations", "", markdown_table(table, ablation_variants, floor=floor), ""]
     parts += [("Cells: mean ± sample std over seeds of the student's top-1 on the full test split; in brackets the gain over "
-              "scratch (same student, same data, no teacher)."), ""]
+              "scratch (same student, same data, no teacher); then the mean top-1 on the student's own training images "
+              "(unaugmented) at the end."), ""]
+    if floor:
+        parts += [f"Floor: {meta['floor_method']}.", ""]
     text = "\n".join(parts)
     atomic_write(out_dir / "results.md", lambda path: pathlib.Path(path).write_text(text))
     plot(table, records, main_variants, list(ablation_variants), out_dir / "results.png")
@@ -115,8 +128,8 @@ def plot(table, records, main_variants, ablation_variants, path):
             if not curves:
                 continue
             length = min(len(c) for c in curves)
-            data = 100 * np.array([c[:length] for c in curves])
-            epochs = np.arange(1, length + 1)
+            data = 100 * np.array([[value for _, value in c[:length]] for c in curves])
+            epochs = np.array([epoch for epoch, _ in curves[0][:length]])
             ax.plot(epochs, data.mean(0), label=variant, color=colors[i % len(colors)], linestyle=":" if variant in ablation_variants else "-", marker="o" if length < 4 else None)
             ax.fill_between(epochs, data.mean(0) - data.std(0), data.mean(0) + data.std(0), alpha=0.15, color=colors[i % len(colors)])
         ax.set_title(f"{p}: test top-1 per epoch", fontsize=9)

@@ -133,12 +133,13 @@ def release(folder):
 
 
 def read_curve(folder, column="val_acc"):
+    """[(epoch (1-based), value)] of the epochs that logged `column` (tested every validation_freq epochs)."""
     path = pathlib.Path(folder, "metrics.csv")
     if not path.is_file():
         return []
     with path.open() as f:
         rows = list(csv.DictReader(f))
-    return [float(r[column]) for r in rows if r.get(column) not in (None, "")]
+    return [(int(r["epoch"]) + 1, float(r[column])) for r in rows if r.get(column) not in (None, "")]
 
 
 def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(), teacher_subset=None, log=print, train=True,
@@ -228,6 +229,7 @@ def _record(pair, variant, seed, folder):
         "teacher_top1": summary["teacher"]["top1"],
         "student_top1": summary["student"]["top1"],
         "student_top5": summary["student"]["top5"],
+        "student_train_top1": summary["student"].get("train_top1"),  # absent in runs older than this field
         "train_examples": summary["train_examples"],
         "test_examples": summary["test_examples"],
         "epochs": summary["epochs"],

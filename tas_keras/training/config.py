@@ -52,6 +52,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 128
     label_smoothing: float = 0.0
+    validation_freq: int = 1  # test-set evaluation every k epochs (the last epoch when epochs % k == 0)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -233,6 +234,8 @@ def validate(config):
             raise ConfigError(f"{stage}.optimizer.name: {train.optimizer.name!r} is not one of {OPTIMIZERS}.")
         if train.epochs < 0 or train.batch_size < 1:
             raise ConfigError(f"{stage}: epochs must be >= 0 and batch_size >= 1; got {train.epochs}, {train.batch_size}.")
+        if train.validation_freq < 1:
+            raise ConfigError(f"{stage}.validation_freq: {train.validation_freq} must be >= 1 (evaluate every k epochs).")
     return config
 
 

@@ -34,7 +34,9 @@ def teacher_fingerprint(config):
         "teacher": config.teacher.__dict__,
         "image_size": teacher_size(config),
         "data": {k: v for k, v in config.data.__dict__.items() if k not in ("download",)},
-        "training": json.loads(json.dumps(config.teacher_training, default=lambda o: o.__dict__)),
+        # how often it is tested does not change the teacher (and keeps fingerprints of older caches)
+        "training": {k: v for k, v in json.loads(json.dumps(config.teacher_training, default=lambda o: o.__dict__)).items()
+                     if k != "validation_freq"},
         "precision": config.precision,
         "seed": config.seed,
     }
@@ -93,7 +95,8 @@ def train_teacher(config, folder, scope, log):
         f"{config.student.name} for {config.student_training.epochs} epochs. Pass --teacher FILE to use a trained one.")
     forecast = TimeForecast("Teacher training", (cfg.epochs - done) * info.batches, log)
     callbacks = [*_loggers(folder, "teacher_metrics.csv", chief), checkpoint, forecast]
-    model.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False)
+    model.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False,
+                validation_freq=cfg.validation_freq)
     return model
 
 
@@ -165,7 +168,8 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
         log(f"Calibrated {config.distiller.method}: " + ", ".join(f"{k}={v:.4g}" for k, v in calibration.items()))
     forecast = TimeForecast("Distillation", (cfg.epochs - done) * info.batches, log)
     callbacks = [*_loggers(output_dir, "metrics.csv", chief, tensorboard=True), checkpoint, forecast]
-    distiller.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False)
+    distiller.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False,
+                validation_freq=cfg.validation_freq)
 
     summary = {
         "pair": config.pair,
@@ -174,7 +178,7 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
         "train_examples": info.num_examples,
         "test_examples": test_info.num_examples,
         "teacher": {"model": config.teacher.name, "file": teacher_path, **evaluate(distiller.teacher, _teacher_view(test, config))},
-        "student": {"model": config.student.name, **evaluate(distiller.student, test)},
+        "student": {"model": config.student.name, **evaluate(distiller.student, test), "train_top1": _train_top1(distiller.student, config)},
         "epochs": cfg.epochs,
         "calibration": calibration or distiller.method.calibration_state(),
         "replicas": replicas,
@@ -186,6 +190,14 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
         atomic_write(output_dir / "teacher.keras", distiller.teacher.save)
         atomic_json(output_dir / "summary.json", summary)
     return summary
+
+
+def _train_top1(student, config):
+    """The student's top-1 on its own training images, unaugmented (did it fit them?)."""
+    cfg = config.student_training
+    train, _ = build_dataset(config.data.dataset, "train", image_size=config.data.image_size, batch_size=cfg.batch_size,
+                             data_dir=config.data.data_dir, subset=config.data.train_subset)
+    return evaluate(student, train)["top1"]
 
 
 def _teacher_view(dataset, config):

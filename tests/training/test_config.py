@@ -58,6 +58,7 @@ def test_overrides_reach_every_level():
         ("seed", r"key.path=value"),
         ("xla=sometimes", r"xla: 'sometimes' is not one of true, false, auto"),
         ("xla=1", r"xla: 1 is not one of true, false, auto"),
+        ("student_training.validation_freq=0", r"student_training.validation_freq: 0 must be >= 1"),
     ],
 )
 def test_bad_overrides_are_named(override, message):

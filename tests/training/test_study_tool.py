@@ -5,11 +5,15 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import pytest
 
+from tas_keras.data import build_dataset
+from tas_keras.experiments.floor import logistic_regression_top1
 from tas_keras.experiments.report import aggregate, markdown_table
 from tas_keras.experiments.study import LOCK, Variant, claim, release
 from tas_keras.training.config import ConfigError
+from tas_keras.training.runner import evaluate
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -39,25 +43,28 @@ def test_a_run_is_claimed_by_one_live_process_at_a_time(tmp_path):
     release(folder)
 
 
-def _record(variant, seed, top1):
+def _record(variant, seed, top1, train_top1=None):
     return {"pair": "p", "variant": variant, "method": variant, "options": {}, "seed": seed, "teacher_model": "t",
-            "student_model": "s", "teacher_top1": 0.9, "student_top1": top1}
+            "student_model": "s", "teacher_top1": 0.9, "student_top1": top1, "student_train_top1": train_top1}
 
 
 def test_aggregate_gives_mean_sample_std_and_gain_over_scratch():
-    records = [_record("scratch", 0, 0.80), _record("scratch", 1, 0.82), _record("kd", 0, 0.85), _record("kd", 1, 0.86)]
+    records = [_record("scratch", 0, 0.80), _record("scratch", 1, 0.82, 0.9), _record("kd", 0, 0.85, 0.91), _record("kd", 1, 0.86, 0.94)]
     table = aggregate(records)
     kd = table["p"]["variants"]["kd"]
     assert kd["n"] == 2 and kd["mean"] == pytest.approx(85.5) and kd["std"] == pytest.approx(0.7071, abs=1e-4)
-    assert kd["gain_over_scratch"] == pytest.approx(4.5)
-    text = markdown_table(table, ["scratch", "kd"])
-    assert "| kd | 85.50 ± 0.71 (+4.50) |" in text and "| teacher | 90.00 |" in text
+    assert kd["gain_over_scratch"] == pytest.approx(4.5) and kd["train_mean"] == pytest.approx(92.5)
+    assert table["p"]["variants"]["scratch"]["train_mean"] is None  # one run without it: no mean of the others
+    text = markdown_table(table, ["scratch", "kd"], floor=("logistic regression", 82.625))
+    assert "| kd | 85.50 ± 0.71 (+4.50); train 92.5 |" in text and "| scratch | 81.00 ± 1.41 |" in text
+    assert "| teacher | 90.00 |" in text and "| logistic regression | 82.62 |" in text
 
 
 def study(out, *extra):
     args = [sys.executable, str(ROOT / "tools" / "study.py"), "--pairs", "convnext_mlp", "--methods", "scratch", "kd",
             "--ablation", "convnext_mlp/kd_t2=kd:temperature=2", "--seeds", "0", "--dataset", "digits",
-            "--train-subset", "100", "--epochs", "1", "--teacher-epochs", "1", "--batch-size", "32", "--output-dir", str(out), *extra]
+            "--train-subset", "100", "--epochs", "2", "--teacher-epochs", "1", "--batch-size", "32", "--output-dir", str(out),
+            "--set", "student_training.validation_freq=2", *extra]
     return subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=ROOT)
 
 
@@ -68,13 +75,19 @@ def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
     result = json.loads((out / "results.json").read_text())
     assert len(result["runs"]) == 3 and {r["variant"] for r in result["runs"]} == {"scratch", "kd", "kd_t2"}
     assert all(r["test_examples"] == 360 and r["train_examples"] == 100 for r in result["runs"])
-    assert all(len(r["val_acc_curve"]) == 1 for r in result["runs"])
+    assert all([epoch for epoch, _ in r["val_acc_curve"]] == [2] for r in result["runs"])  # tested every 2nd epoch
+    student = keras.saving.load_model(pathlib.Path(result["runs"][0]["folder"]) / "student.keras")
+    train, _ = build_dataset("digits", "train", image_size=32, batch_size=32, subset=100)
+    assert result["runs"][0]["student_train_top1"] == pytest.approx(evaluate(student, train)["top1"])
+    floor = result["meta"]["floor_top1"]
+    assert floor == pytest.approx(logistic_regression_top1("digits", 100)) and 50 < floor < 100
     teachers = list((out / "teachers").glob("*/teacher.keras"))
     assert len(teachers) == 1, teachers  # one teacher, shared by every method (and seed)
     assert {r["teacher_top1"] for r in result["runs"]} == {result["runs"][0]["teacher_top1"]}
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (out / "results.md").read_text()
     assert "## Ablations" in md and "kd_t2" in md and "python tools/study.py" in md
+    assert f"| logistic regression | {floor:.2f} |" in md and "; train " in md
     again = study(out)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("reused") == 3 and "Training teacher" not in again.stdout
