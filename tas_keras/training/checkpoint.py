@@ -1,5 +1,5 @@
-"""Epoch checkpoints, written atomically (tas_keras.atomic): a killed run resumes from the last
-completed epoch."""
+"""Epoch checkpoints that a kill at any instant leaves consistent: a resumed run starts from exactly
+the state of its last finished epoch."""
 
 import json
 import pathlib
@@ -10,32 +10,54 @@ from tas_keras.atomic import atomic_json, atomic_write, remove_stale_temp_files
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """After every epoch: the whole model (with optimizer state) to `<stem>.keras`, then its epoch to
-    `<stem>.json`; the json is written second, so it never names an epoch the model file lacks."""
+    """After every epoch: the whole model (weights, optimizer state, method state) to a new file
+    `<stem>-<epoch>.keras` (atomically), then `<stem>.json` naming that file and its epoch, then the
+    older files are deleted. The json is the commit point: a kill before it leaves the json naming the
+    previous, complete file (the newer file it does not name is deleted on resume); a kill after it
+    only leaves an old file to delete. Writing the model in place and the epoch after it would, if
+    killed in between, pair a trained-on epoch's weights with the epoch before it and train that
+    epoch twice."""
 
     def __init__(self, folder, stem="checkpoint", enabled=True):
         super().__init__()
-        self.model_path = pathlib.Path(folder, f"{stem}.keras")
-        self.state_path = pathlib.Path(folder, f"{stem}.json")
-        self.enabled = enabled
+        self.folder, self.stem, self.enabled = pathlib.Path(folder), stem, enabled
+        self.state_path = self.folder / f"{stem}.json"
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.enabled:
             return
-        atomic_write(self.model_path, self.model.save)
-        atomic_json(self.state_path, {"epochs_done": epoch + 1})
+        name = f"{self.stem}-{epoch + 1}.keras"
+        atomic_write(self.folder / name, self.model.save)
+        atomic_json(self.state_path, {"epochs_done": epoch + 1, "model_file": name})
+        self._remove_model_files(keep=name)
 
     def resume_state(self):
-        """(model, epochs_done) of the last completed epoch, or (None, 0). Temp files of a write that a
-        kill interrupted are removed first (the files they were replacing are intact)."""
-        if self.enabled:  # the writer; other workers only read
-            remove_stale_temp_files(self.model_path.parent)
-        if not (self.model_path.is_file() and self.state_path.is_file()):
+        """(model, epochs_done) of the last finished epoch, or (None, 0). The writer (enabled) first
+        removes what a kill left behind: temp files and model files the state does not name."""
+        if not self.state_path.is_file():
+            if self.enabled:
+                remove_stale_temp_files(self.folder)
+                self._remove_model_files(keep=None)
             return None, 0
-        epochs_done = json.loads(self.state_path.read_text())["epochs_done"]
-        return keras.saving.load_model(self.model_path), epochs_done
+        state = json.loads(self.state_path.read_text())
+        name = state.get("model_file", f"{self.stem}.keras")  # checkpoints written before model_file existed
+        if self.enabled:
+            remove_stale_temp_files(self.folder)
+            self._remove_model_files(keep=name)
+        path = self.folder / name
+        if not path.is_file():
+            return None, 0
+        return keras.saving.load_model(path), state["epochs_done"]
+
+    def _model_files(self):
+        return [*self.folder.glob(f"{self.stem}-*.keras"), *self.folder.glob(f"{self.stem}.keras")]
+
+    def _remove_model_files(self, keep):
+        for path in self._model_files():
+            if path.name != keep:
+                path.unlink(missing_ok=True)
 
     def clear(self):
-        for path in (self.state_path, self.model_path):
-            if path.exists():
-                path.unlink()
+        """Removes the checkpoint (state first, so a kill in between leaves no state naming a lost file)."""
+        self.state_path.unlink(missing_ok=True)
+        self._remove_model_files(keep=None)

@@ -1,7 +1,7 @@
 """One run: teacher stage (load / reuse / train) -> distillation -> evaluation -> outputs.
 
 Run folder (`output_dir`): student.keras, teacher.keras, config.yaml, metrics.csv, tensorboard/,
-summary.json, and checkpoint.keras/.json while training. Trained teachers are cached in
+summary.json, and checkpoint-<epoch>.keras + checkpoint.json while training. Trained teachers are cached in
 `<teacher_cache>/<fingerprint>/teacher.keras` (default: `teachers/` beside the run folder), so every
 method of a pair reuses one teacher.
 """

@@ -1,5 +1,5 @@
 """The run pipeline's callbacks: the epoch log keeps one row per epoch across a resume; the time
-forecast comes after the first steps."""
+forecast comes after the first steps; epoch checkpoints keep one model file, the one their state names."""
 
 import csv
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tas_keras.training.callbacks import EpochLog, TimeForecast, format_duration
+from tas_keras.training.checkpoint import EpochCheckpoint
 
 pytestmark = pytest.mark.core
 
@@ -46,3 +47,18 @@ def test_time_forecast_after_the_first_steps():
 
 def test_durations_read_naturally():
     assert [format_duration(s) for s in (12, 600, 36000, 3 * 86400)] == ["12 s", "10 min", "10.0 h", "3.0 days"]
+
+
+def test_epoch_checkpoint_keeps_the_file_its_state_names_and_reads_the_older_layout(tmp_path):
+    small_fit(3, callbacks=[EpochCheckpoint(tmp_path)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-3.keras", "checkpoint.json"]
+    model, done = EpochCheckpoint(tmp_path).resume_state()
+    assert done == 3 and int(model.optimizer.iterations.numpy()) == 48
+    (tmp_path / "checkpoint-3.keras").rename(tmp_path / "checkpoint.keras")  # written before the state named its file
+    (tmp_path / "checkpoint.json").write_text('{"epochs_done": 3}')
+    (tmp_path / "checkpoint-4.keras").write_bytes(b"a newer file the state does not name (killed before its commit)")
+    model, done = EpochCheckpoint(tmp_path).resume_state()
+    assert done == 3 and int(model.optimizer.iterations.numpy()) == 48
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.json", "checkpoint.keras"]
+    EpochCheckpoint(tmp_path).clear()
+    assert not list(tmp_path.iterdir())

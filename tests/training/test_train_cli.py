@@ -12,6 +12,8 @@ import time
 import numpy as np
 import pytest
 
+from tas_keras.training.checkpoint import EpochCheckpoint
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FAST = ["--pair", "convnext_mlp", "--profile", "small", "--train-subset", "256", "--batch-size", "64", "--teacher-epochs", "1"]
 
@@ -87,30 +89,55 @@ def test_bad_arguments_are_named():
     assert proc.returncode == 2 and "Unknown pair 'convnext_vit'" in proc.stderr
 
 
-def test_a_killed_run_resumes_from_its_last_epoch(finished_run, tmp_path):
-    out = tmp_path / "convnext_mlp" / "resumed"
-    teacher = finished_run[0] / "teacher.keras"
-    args = [*FAST, "--epochs", "3", "--no-xla", "--teacher", str(teacher), "--output-dir", str(out), "--method", "kd"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "train.py"), *args], cwd=ROOT, env=env,
+@pytest.mark.parametrize("stem, point", [("checkpoint", "model_write"), ("teacher_checkpoint", "before_state")])
+def test_a_run_killed_inside_a_checkpoint_write_resumes_from_its_last_finished_epoch(stem, point, finished_run, tmp_path):
+    """kill -9 while epoch 2's checkpoint is being written (the distillation's: inside the model file's
+    write; the teacher's: between the model file and the state naming it): the checkpoint a resume
+    loads holds exactly epoch 1's weights and optimizer state, nothing half-written or stale is left
+    anywhere in the run tree, and the resumed run logs every epoch once."""
+    out, cache, snapshots, flag = tmp_path / "run", tmp_path / "teachers", tmp_path / "snapshots", tmp_path / "paused"
+    if stem == "checkpoint":
+        teacher = ["--teacher", str(finished_run[0] / "teacher.keras")]
+    else:
+        teacher = ["--teacher-cache", str(cache), "--teacher-epochs", "3"]
+    args = [*FAST, "--epochs", "3", "--no-xla", "--method", "kd", "--output-dir", str(out), *teacher]
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3", SNAPSHOTS=str(snapshots), PAUSE_STEM=stem,
+               PAUSE_EPOCH="2", PAUSE_POINT=point, PAUSE_FLAG=str(flag))
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "training" / "pausing_train.py"), *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    state = out / "checkpoint.json"
-    deadline = time.time() + 300
-    while time.time() < deadline and not state.exists():
-        time.sleep(0.2)
-    assert state.exists(), "no epoch finished"
-    time.sleep(0.5)  # kill inside the next epoch
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    done = json.loads(state.read_text())["epochs_done"]
-    assert done < 3
+    try:
+        deadline = time.time() + 400
+        while time.time() < deadline and not flag.exists() and proc.poll() is None:
+            time.sleep(0.2)
+        assert flag.exists(), proc.communicate()[0][-3000:] if proc.poll() is not None else "never reached epoch 2's checkpoint"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    folder = out if stem == "checkpoint" else next(cache.iterdir())
+    if point == "model_write":
+        assert list(folder.glob(f".tmp_{stem}-2*"))  # the kill landed inside the write
+    else:
+        assert (folder / f"{stem}-2.keras").is_file()  # epoch 2's model written, the state still names epoch 1
+    assert json.loads((folder / f"{stem}.json").read_text())["epochs_done"] == 1
+
+    model, done = EpochCheckpoint(folder, stem).resume_state()
+    assert done == 1
+    expected = np.load(snapshots / f"{stem}-1.npz")
+    restored = [v.numpy() for v in model.weights] + [v.numpy() for v in model.optimizer.variables]
+    assert len(restored) == len(expected.files)
+    for i, value in enumerate(restored):
+        np.testing.assert_array_equal(value, expected[f"arr_{i}"])
+    assert int(model.optimizer.iterations.numpy()) == 4  # 256 images / 64: one epoch of steps, not two
+    assert sorted(p.name for p in folder.glob(f"{stem}*.keras")) == [f"{stem}-1.keras"]
+    assert not list(tmp_path.rglob(".tmp*"))
+
     resumed = train(*args)
     assert resumed.returncode == 0, resumed.stderr[-4000:]
-    assert f"Resuming distillation after epoch {done}/3" in resumed.stdout
-    rows = (out / "metrics.csv").read_text().strip().splitlines()[1:]
-    epochs = [int(r.split(",")[0]) for r in rows]
-    assert epochs == [0, 1, 2]  # every epoch once, also the one the kill interrupted
-    assert not [p for p in out.rglob(".tmp*")]  # a kill inside a checkpoint write leaves no temp file behind
+    stage = "distillation" if stem == "checkpoint" else "teacher training"
+    assert f"Resuming {stage} after epoch 1/3" in resumed.stdout
+    log = out / "metrics.csv" if stem == "checkpoint" else folder / "teacher_metrics.csv"
+    assert [int(r.split(",")[0]) for r in log.read_text().strip().splitlines()[1:]] == [0, 1, 2]  # every epoch once
+    assert not list(tmp_path.rglob(".tmp*"))
     assert np.isfinite(json.loads((out / "summary.json").read_text())["student"]["top1"])
 
 
