@@ -175,6 +175,33 @@ def cross_correlation_loss(student_embedding, teacher_embedding, off_diagonal_we
     return (on + off_diagonal_weight * off) / ops.cast(ops.shape(c)[0], "float32")
 
 
+def crd_nce_loss(anchor, positive, negatives, noise_scale, temperature=0.07, reduction="mean"):
+    """One direction of CRD's NCE objective (Tian et al., ICLR 2020, eq. 18-19 as in their code): for
+    l2-normalised anchors a_i (B, D), their positives p_i (B, D) and K negatives n_j (K, D), with
+    e(a, v) = exp(a . v / T) and the noise term K * z,
+        h(a, v) = e(a, v) / (e(a, v) + K * z),
+        loss_i = -log h(a_i, p_i) - sum_j log(1 - h(a_i, n_j)).
+    z (`noise_scale`) is CRD's normalisation constant Z times the noise probability 1/M, i.e. the mean of
+    e over the first batch's positive and negative pairs (CRD: Z = mean * M, P_n = 1/M; M cancels).
+    Computed in log space (CRD adds eps = 1e-7 to the denominators instead)."""
+    a, p, n = _float32(anchor, positive, negatives)
+    log_noise = ops.log(ops.multiply(ops.cast(noise_scale, "float32"), ops.cast(ops.shape(n)[0], "float32")))
+    pos = ops.sum(a * p, axis=-1) / temperature  # (B,)
+    neg = ops.matmul(a, ops.transpose(n)) / temperature  # (B, K)
+    log_h_pos = pos - ops.logaddexp(pos, log_noise)
+    log_not_h_neg = log_noise - ops.logaddexp(neg, log_noise)
+    return _reduce(-(log_h_pos + ops.sum(log_not_h_neg, axis=-1)), reduction)
+
+
+def crd_noise_scale(anchor, positive, negatives, temperature=0.07):
+    """CRD's estimate of z for `crd_nce_loss`: the mean of exp(a . v / T) over the B x (1 + K) positive
+    and negative pairs of a batch (CRD takes it from the first batch and keeps it)."""
+    a, p, n = _float32(anchor, positive, negatives)
+    pos = ops.exp(ops.sum(a * p, axis=-1) / temperature)
+    neg = ops.exp(ops.matmul(a, ops.transpose(n)) / temperature)
+    return ops.divide(ops.sum(pos) + ops.sum(neg), ops.cast(ops.shape(a)[0] * (1 + ops.shape(n)[0]), "float32"))
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class KDLoss(keras.losses.Loss):
     """keras.Loss wrapper of `kd_loss`: call(teacher_logits, student_logits)."""

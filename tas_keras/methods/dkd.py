@@ -20,7 +20,7 @@ class DKD(Method):
     def __init__(self, pair, options=None, **kwargs):
         super().__init__(pair, options, **kwargs)
         self.steps_done = self.add_weight(
-            shape=(), initializer="zeros", trainable=False, aggregation="only_first_replica", name="steps_done"
+            shape=(), initializer="zeros", trainable=False, name="steps_done"  # aggregation "none": every replica counts the same steps
         )
 
     def ramp(self):

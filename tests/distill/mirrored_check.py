@@ -54,18 +54,22 @@ def one_step(strategy, weights, rows=slice(None)):
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(len(x))
     logs = distiller.fit(ds, epochs=1, verbose=0).history
     XLA_USED.append(distiller.xla)
-    return start, {k: float(v[0]) for k, v in logs.items()}, distiller.get_weights()
+    after = [v.numpy() for v in distiller.trainable_weights], [v.numpy() for v in distiller.non_trainable_weights]
+    return start, {k: float(v[0]) for k, v in logs.items()}, after
 
 
 XLA_USED = []
-start, single_logs, single_after = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), None)
-if PER_REPLICA:
+start, single_logs, (single_after, single_state) = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), None)
+if PER_REPLICA:  # trainable weights: the mean of the halves' updates; state (e.g. CRD's memory): the first half's
     halves = [one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), start, rows)[1:] for rows in (slice(0, BATCH // 2), slice(BATCH // 2, None))]
     single_logs = {k: 0.5 * (halves[0][0][k] + halves[1][0][k]) for k in single_logs}
-    single_after = [0.5 * (a + b) for a, b in zip(halves[0][1], halves[1][1])]
+    single_after = [0.5 * (a + b) for a, b in zip(halves[0][1][0], halves[1][1][0])]
+    single_state = halves[0][1][1]
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-_, mirrored_logs, mirrored_after = one_step(mirrored, start)
-updates = [np.abs(a - s).max() for a, s in zip(single_after, start)]
+_, mirrored_logs, (mirrored_after, mirrored_state) = one_step(mirrored, start)
+with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+    trainable_start = [v.numpy() for v in build().trainable_weights]  # same initial values (seed 0)
+updates = [np.abs(a - s).max() for a, s in zip(single_after, trainable_start)]
 report = {
     "replicas": mirrored.num_replicas_in_sync,
     "xla_used": XLA_USED,  # the Distiller's XLA setting in the 1-device and the 2-replica run
@@ -73,6 +77,8 @@ report = {
     "mirrored": mirrored_logs,
     "max_loss_diff": max(abs(single_logs[k] - mirrored_logs[k]) for k in single_logs if k.startswith("loss")),
     "max_weight_diff": float(max(np.abs(a - b).max() for a, b in zip(single_after, mirrored_after))),
+    "max_state_diff": float(max([np.abs(a.astype("float64") - b).max() for a, b in zip(single_state, mirrored_state)] or [0.0])),
+    "state_changed": int(sum(np.any(a != b) for a, b in zip(single_state, halves[1][1][1]))) if PER_REPLICA else None,
     "max_update": float(max(updates)),
     "weights_updated": int(sum(u > 0 for u in updates)),
 }

@@ -1,4 +1,4 @@
-"""DKD, DIST and the RSD cross-correlation against direct numpy computations of their formulas
+"""DKD, DIST, the RSD cross-correlation and CRD's NCE against direct numpy computations of their formulas
 (values on random inputs; for one case each, gradients against finite differences of the numpy formula)."""
 
 import keras
@@ -137,3 +137,36 @@ def test_cross_correlation_gradient_matches_finite_differences():
     zs, zt = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
     got = backend_grad(lambda v: losses.cross_correlation_loss(v, zt.astype("float32"), 0.1), zs.astype("float32"))
     np.testing.assert_allclose(got, finite_difference(lambda v: np_cross_correlation(v, zt, 0.1), zs), rtol=2e-3, atol=1e-4)
+
+
+def normalise(z):
+    return z / np.linalg.norm(z, axis=-1, keepdims=True)
+
+
+def np_crd_noise_scale(a, p, n, T):
+    return np.concatenate([np.exp((a * p).sum(-1) / T), np.exp(a @ n.T / T).ravel()]).mean()
+
+
+def np_crd_nce(a, p, n, z, T):
+    """CRD's code: P = e / Z with Z = z * M, h = P / (P + K / M); loss = -log h(pos) - sum log(1 - h(neg))."""
+    m, k = 5000.0, len(n)  # any dataset size M: it cancels
+    h = lambda e: (e / (z * m)) / (e / (z * m) + k / m)
+    return (-np.log(h(np.exp((a * p).sum(-1) / T))) - np.log(1 - h(np.exp(a @ n.T / T))).sum(-1)).mean()
+
+
+def test_crd_nce_matches_its_formula():
+    a, p, n = normalise(rng.normal(size=(6, 8))), normalise(rng.normal(size=(6, 8))), normalise(rng.normal(size=(20, 8)))
+    for T in (0.07, 0.5):
+        z = np_crd_noise_scale(a, p, n, T)
+        got_z = ops.convert_to_numpy(losses.crd_noise_scale(a.astype("float32"), p.astype("float32"), n.astype("float32"), T))
+        np.testing.assert_allclose(got_z, z, rtol=1e-4)
+        got = ops.convert_to_numpy(losses.crd_nce_loss(a.astype("float32"), p.astype("float32"), n.astype("float32"), z, T))
+        np.testing.assert_allclose(got, np_crd_nce(a, p, n, z, T), rtol=1e-4)
+    # a positive that matches its anchor scores a lower loss than a random one
+    assert float(losses.crd_nce_loss(a, a, n, 1.0, 0.07)) < float(losses.crd_nce_loss(a, p, n, 1.0, 0.07))
+
+
+def test_crd_nce_gradient_matches_finite_differences():
+    a, p, n = rng.normal(size=(3, 4)), normalise(rng.normal(size=(3, 4))), normalise(rng.normal(size=(5, 4)))
+    got = backend_grad(lambda v: losses.crd_nce_loss(v, p.astype("float32"), n.astype("float32"), 1.3, 0.5), a.astype("float32"))
+    np.testing.assert_allclose(got, finite_difference(lambda v: np_crd_nce(v, p, n, 1.3, 0.5), a), rtol=2e-3, atol=1e-4)

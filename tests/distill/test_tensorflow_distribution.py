@@ -18,12 +18,15 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason=
 CHECK = pathlib.Path(__file__).with_name("mirrored_check.py")
 
 
-@pytest.mark.parametrize("method, xla", [("kd", False), ("kd", True), ("tas", False)], ids=["kd-no_xla", "kd-xla", "tas-no_xla"])
-def test_two_replicas_give_the_one_device_step(method, xla):
+@pytest.mark.parametrize("method, xla, options", [("kd", False, []), ("kd", True, []), ("tas", False, []), ("dkd", False, ["warmup_steps=4"])],
+                         ids=["kd-no_xla", "kd-xla", "tas-no_xla", "dkd-warmup"])
+def test_two_replicas_give_the_one_device_step(method, xla, options):
     """tas all-gathers the InfoNCE keys, so its negatives are the global batch on both. (tas with XLA
-    on 2 replicas: the jit_compile test below.)"""
+    on 2 replicas: the jit_compile test below.) dkd's warm-up counts steps in a variable that each
+    replica updates inside the step (with aggregation "only_first_replica" that update needed a
+    merge_call TensorFlow refuses inside the nested step function)."""
     proc = subprocess.run(
-        [sys.executable, str(CHECK), method, str(int(xla))], capture_output=True, text=True, timeout=600, env=dict(os.environ)
+        [sys.executable, str(CHECK), method, str(int(xla)), *options], capture_output=True, text=True, timeout=600, env=dict(os.environ)
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
@@ -61,18 +64,23 @@ def test_fbt_two_replicas_give_the_one_device_step_on_the_teacher_pairs():
     assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
 
 
-@pytest.mark.parametrize("method", ["dist", "rsd"])
+@pytest.mark.parametrize("method", ["dist", "rsd", "crd"])
 def test_batch_level_losses_use_each_replicas_own_batch(method):
-    """DIST's intra-class correlation and RSD's cross-correlation are computed per replica (documented):
-    2 replicas of 4 images give the mean loss and the mean update of two 1-device steps on the halves."""
+    """DIST's intra-class correlation, RSD's cross-correlation and CRD's z estimate are computed per
+    replica (documented): 2 replicas of 4 images give the mean loss and the mean update of two 1-device
+    steps on the halves; CRD's memory and z hold what the first half's step wrote (only_first_replica)."""
+    options = ["nce_k=16"] if method == "crd" else []
     proc = subprocess.run(
-        [sys.executable, str(CHECK), method, "0", "per_replica"], capture_output=True, text=True, timeout=600, env=dict(os.environ)
+        [sys.executable, str(CHECK), method, "0", "per_replica", *options], capture_output=True, text=True, timeout=600, env=dict(os.environ)
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
     assert report["replicas"] == 2 and report["weights_updated"] > 0
     assert report["max_loss_diff"] < 1e-5, report
     assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
+    assert report["max_state_diff"] < 1e-6, report
+    if method == "crd":
+        assert report["state_changed"] >= 3, report  # memories and z differ between the halves: the check can fail
 
 
 @pytest.mark.parametrize("xla", [True, False])
