@@ -4,25 +4,28 @@
     python tools/benchmark.py --pair convnext_mlp --image-size 224 --batch-size 64 --xla both --json bench.json
     python tools/benchmark.py --pair convnext_mlp --profile small --replicas 1 2 --xla off
 
-For each replica count and XLA off / on it measures, on random images (models at random init; speed
-does not depend on it):
-  teacher_forward  the frozen teacher alone (inference mode; one replica only)
+For each replica count and XLA off / on it measures, on one batch of random images fed from the host
+at every step (models at random init; speed does not depend on it):
+  teacher_forward  the frozen teacher alone (inference mode; one replica only; compiled calls)
   student_step     the student's own training step (method "scratch": the teacher is not run)
   distill_step     the full step of the chosen method (teacher + student + assistants + losses)
   overhead         distill_step - teacher_forward - student_step: what the method adds on top
-Each is the median over --steps timed steps after --warmup steps; the first call's extra time is
-reported as compile time. `traces` counts retracings of the step during the timed steps (must be 0).
+  train_on_batch   the distill step through train_on_batch (one replica): the old measure, kept for
+                   comparison; under JAX it re-reads and re-assigns every variable on each call
+student_step and distill_step are timed as training runs them: fit() epochs of --steps steps (state
+kept on the device; JAX syncs it back once per epoch), the median of the epochs after the first
+(compiling) one, per step. `traces` counts retracings after the first epoch (must be 0).
 Replicas: GPUs when the machine has enough, else logical CPU devices (MirroredStrategy on TensorFlow,
 keras.distribution.DataParallel on JAX); logical CPU devices share the same cores, so they show the
 cost of replication, not a speed-up. FLOPs come from TensorFlow's graph profiler: the forward passes
 of teacher and student, and the whole forward + backward of the distillation step (assistants and
-losses included), so achieved GFLOP/s can be set against the machine's matmul ceiling. Memory: peak
+losses included), set against the device's matmul ceiling measured here (a 2048^2 matmul in the
+compute dtype). Memory: peak
 resident host memory of the process, and the peak device memory of each part on GPUs.
 """
 
 import os
 import resource
-import statistics
 import sys
 import time
 
@@ -40,8 +43,8 @@ def parse_args(argv):
     p.add_argument("--method", default=None, help="scratch | kd | fitnet | ofa | tas (default: the config's)")
     p.add_argument("--image-size", type=int, help="input side (default: the config's)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps after the first (compiling) one")
+    p.add_argument("--steps", type=int, default=20, help="steps per timed fit() epoch (and timed train_on_batch calls)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed calls after the first (compiling) one (teacher_forward, train_on_batch)")
     p.add_argument("--xla", choices=["on", "off", "both"], default="both")
     p.add_argument("--replicas", nargs="+", type=int, default=[1], help="replica counts to measure, e.g. 1 2 (default 1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides, as in train.py")
@@ -140,24 +143,6 @@ class DeviceMemory:
         return None
 
 
-def time_calls(fn, steps, warmup, after_first=None):
-    """(compile seconds beyond a normal step, median step seconds, all step times)."""
-    start = time.perf_counter()
-    fn()
-    first = time.perf_counter() - start
-    if after_first is not None:
-        after_first()
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times)
-    return max(0.0, first - median), median, times
-
-
 def forward_gflops(model, batch, size):
     """Forward FLOPs of `model` for one batch, from TensorFlow's graph profiler (None off TensorFlow)."""
     import keras
@@ -215,35 +200,57 @@ def build_distiller(config, method, size, xla):
     return distiller
 
 
-def measure(config, method, size, batch, xla, steps, warmup, replicas, memory):
+def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, epochs=3):
     import keras
     import numpy as np
+
+    from tas_keras.experiments.timing import time_calls, time_fit_steps
+
+    class TraceProbe(keras.callbacks.Callback):
+        """The distiller's trace count when the first (compiling) epoch ends."""
+
+        def __init__(self, distiller):
+            super().__init__()
+            self.distiller, self.after_first = distiller, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.after_first is None:
+                self.after_first = self.distiller.trace_count
 
     rng = np.random.default_rng(0)
     x_host = rng.normal(size=(batch, size, size, 3)).astype("float32")
     y_host = rng.integers(0, 10, size=(batch,))
-    # one replica: device tensors (no host transfer in the timed loop); several: the strategy splits the batch
-    x, y = (keras.ops.convert_to_tensor(x_host), keras.ops.convert_to_tensor(y_host)) if replicas == 1 else (x_host, y_host)
     result = {"xla": xla, "replicas": replicas}
 
-    def timed(name, fn, distiller=None):
-        memory.reset()
-        compiled = []  # the trace count once the first call has traced (once per replica)
-        probe = (lambda: compiled.append(distiller.trace_count)) if distiller is not None else None
-        compile_s, median, _ = time_calls(fn, steps, warmup, probe)
+    def record(name, compile_s, median, extra=None):
         result[name] = {"median_s": median, "images_per_s": batch / median, "compile_s": compile_s,
-                        "peak_rss_mib": peak_rss_mib(), "device_peak_mib": memory.peak_mib()}
-        if distiller is not None:  # traces after the first call: retracing between steps
-            result[name]["traces"] = distiller.trace_count - compiled[0]
+                        "peak_rss_mib": peak_rss_mib(), "device_peak_mib": memory.peak_mib(), **(extra or {})}
+
+    def timed_fit(name, distiller):
+        """fit() epochs of `steps` steps on a host batch: what training runs (state kept on the device)."""
+        memory.reset()
+        if distiller.method.needs_calibration():
+            distiller.calibrate([(x_host, y_host)])
+        probe = TraceProbe(distiller)
+        compile_s, median, _ = time_fit_steps(distiller, x_host, y_host, steps, epochs, callbacks=[probe])
+        record(name, compile_s, median, {"traces": distiller.trace_count - probe.after_first})
 
     with replica_scope(replicas):
         distiller = build_distiller(config, method, size, xla)
         if replicas == 1:
+            x = keras.ops.convert_to_tensor(x_host)
             teacher_fn = _teacher_forward(distiller, xla)
-            timed("teacher_forward", lambda: keras.ops.convert_to_numpy(teacher_fn(x)[0, 0]))
-        timed("distill_step", lambda: distiller.train_on_batch(x, y), distiller)
+            memory.reset()
+            record("teacher_forward", *time_calls(lambda: keras.ops.convert_to_numpy(teacher_fn(x)[0, 0]), steps, warmup)[:2])
+        timed_fit("distill_step", distiller)
+        if replicas == 1:  # the old measure, for comparison: under JAX it re-syncs every variable per call
+            memory.reset()
+            tob = build_distiller(config, method, size, xla)
+            if tob.method.needs_calibration():
+                tob.calibrate([(x_host, y_host)])
+            record("train_on_batch", *time_calls(lambda: tob.train_on_batch(x_host, y_host), steps, warmup)[:2])
         scratch = build_distiller(config, "scratch", size, xla)
-        timed("student_step", lambda: scratch.train_on_batch(x, y), scratch)
+        timed_fit("student_step", scratch)
     if "teacher_forward" in result:
         parts = result["teacher_forward"]["median_s"] + result["student_step"]["median_s"]
         result["overhead"] = {"median_s": result["distill_step"]["median_s"] - parts,
@@ -312,6 +319,10 @@ def _main(argv):
         "student_forward": forward_gflops(distiller.student, args.batch_size, size),
         "distill_step": step_gflops(distiller, args.batch_size),
     }
+    from tas_keras.experiments.timing import matmul_peak_gflops
+
+    compute_dtype = keras.mixed_precision.global_policy().compute_dtype
+    report["matmul_peak"] = {"size": 2048, "dtype": compute_dtype, "gflops": matmul_peak_gflops(2048, compute_dtype)}
     try:
         report["input_pipeline_images_per_s"] = input_pipeline_rate(config, size, args.batch_size)
     except Exception as err:  # an unavailable dataset does not void the step timings
@@ -334,7 +345,7 @@ def print_table(report):
           + (f"{'dev MiB':>9}" if gpu else "") + f"{'traces':>8}")
     for run in report["runs"]:
         head = f"{run['replicas']:<5}{'on' if run['xla'] else 'off':<5}"
-        for part in ("teacher_forward", "student_step", "distill_step"):
+        for part in ("teacher_forward", "student_step", "distill_step", "train_on_batch"):
             if part not in run:
                 continue
             r = run[part]
@@ -345,11 +356,14 @@ def print_table(report):
         if "overhead" in run:
             o = run["overhead"]
             print(f"{head}{'overhead':<17}{1000 * o['median_s']:>9.1f}  ({100 * o['share']:.0f}% of the step)")
+    peak = report["matmul_peak"]
+    print(f"matmul ceiling: {peak['gflops']:.0f} GFLOP/s ({peak['size']}x{peak['size']} {peak['dtype']} matmul, best of 5)")
     if flops["teacher_forward"] is not None:
         best = min(r["distill_step"]["median_s"] for r in report["runs"])
+        achieved = flops["distill_step"] / best
         print(f"GFLOP per batch: teacher forward {flops['teacher_forward']:.2f}, student forward {flops['student_forward']:.2f}, "
-              f"whole distillation step (forward + backward) {flops['distill_step']:.2f} -> {flops['distill_step'] / best:.1f} GFLOP/s "
-              "achieved by the fastest distill step")
+              f"whole distillation step (forward + backward) {flops['distill_step']:.2f} -> {achieved:.1f} GFLOP/s "
+              f"achieved by the fastest distill step, {100 * achieved / peak['gflops']:.0f}% of the ceiling")
     if report.get("input_pipeline_images_per_s"):
         print(f"input pipeline alone: {report['input_pipeline_images_per_s']:.0f} images/s")
 

@@ -7,6 +7,8 @@ Every pair uses its `--profile` (default small: micro variants at 32x32). Each p
 trained once (seed 0, on --teacher-subset images, default the full training split) and shared by every
 student run of that pair; students train on the same fixed class-balanced --train-subset with the same
 epochs, optimizer and augmentation for every method, and are tested on the full test split.
+`--pair-set PAIR:KEY=VALUE` gives one pair's runs their own setting, e.g. a student recipe tuned for
+that student on scratch (then the same for every method of the pair).
 Variants: `--methods` names methods as they are; `--ablation NAME=METHOD:key=value:...` adds a method
 with options, e.g. `--ablation tas_mse=tas:feature_loss=mse --ablation tas_conv=tas:modules=[conv]`.
 Rerunning the same command reuses finished runs and resumes an interrupted one.
@@ -44,6 +46,8 @@ def parse_args(argv):
     p.add_argument("--teacher-epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides for every run, as in train.py")
+    p.add_argument("--pair-set", action="append", default=[], metavar="PAIR:KEY=VALUE",
+                   help="an override for one pair's runs, e.g. convnext_deit:student_training.optimizer.lr=0.005 (repeatable)")
     p.add_argument("--output-dir", default="runs/study")
     p.add_argument("--title", default="Accuracy study")
     p.add_argument("--report-only", action="store_true", help="train nothing: tables and plot from the runs finished so far")
@@ -59,6 +63,17 @@ def overrides_from(args):
     if args.batch_size is not None:
         sets += [f"teacher_training.batch_size={args.batch_size}", f"student_training.batch_size={args.batch_size}"]
     return sets + list(args.set)
+
+
+def pair_overrides_from(args):
+    """{pair: [key=value, ...]} from --pair-set PAIR:KEY=VALUE."""
+    per_pair = {}
+    for item in args.pair_set:
+        pair, sep, setting = item.partition(":")
+        if not sep or "=" not in setting:
+            raise ConfigError(f"--pair-set {item!r} must look like PAIR:KEY=VALUE (e.g. convnext_deit:student_training.optimizer.lr=0.005).")
+        per_pair.setdefault(pair, []).append(setting)
+    return per_pair
 
 
 def machine():
@@ -90,7 +105,7 @@ def _main(argv):
 
     ablations = [a if a.pairs else dataclasses.replace(a, pairs=tuple(ablation_pairs)) for a in ablations]
     records = run_study(args.pairs, main_variants + ablations, args.seeds, args.output_dir, profile, overrides_from(args),
-                        args.teacher_subset, train=not args.report_only)
+                        args.teacher_subset, train=not args.report_only, pair_overrides=pair_overrides_from(args))
     if not records:
         raise ConfigError(f"No finished runs of this study in {args.output_dir}.")
     import keras

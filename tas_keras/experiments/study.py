@@ -69,8 +69,11 @@ class Variant:
         return [f"distiller.method={self.method}"] + [f"distiller.{k}={dump(v)}" for k, v in self.option_dict().items()]
 
 
-def study_config(pair, profile, variant, seed, overrides):
-    return load_config(pair, profile, [*overrides, *variant.overrides(), f"seed={seed}"])
+def study_config(pair, profile, variant, seed, overrides, pair_overrides=None):
+    """The run's config: the pair file's profile, the study's overrides, then the pair's own (e.g. a
+    student recipe tuned for that student on scratch, the same for every method), the variant, the seed."""
+    extra = (pair_overrides or {}).get(pair, [])
+    return load_config(pair, profile, [*overrides, *extra, *variant.overrides(), f"seed={seed}"])
 
 
 def teacher_config(config, teacher_subset, teacher_seed=0):
@@ -143,16 +146,20 @@ def read_curve(folder, column="val_acc"):
 
 
 def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(), teacher_subset=None, log=print, train=True,
-              poll_seconds=30):
+              poll_seconds=30, pair_overrides=None):
     """Trains (or reuses) every run; returns a list of per-run records. train=False only collects the
-    finished runs (the others are logged as missing), to report on a study that is still running."""
+    finished runs (the others are logged as missing), to report on a study that is still running.
+    pair_overrides: {pair: ["key=value", ...]} applied to that pair's runs after `overrides`."""
     output_dir = pathlib.Path(output_dir)
     # seeds outermost: an interrupted study already holds whole tables for its first seeds
     plan = [(pair, variant, seed) for seed in seeds for pair in pairs for variant in variants if not variant.pairs or pair in variant.pairs]
     missing = sorted({p for v in variants for p in v.pairs} - set(pairs))
     if missing:
         raise ConfigError(f"Variants name pair(s) {missing} that are not in the study's pairs {list(pairs)}.")
-    configs = {key: study_config(key[0], profile, key[1], key[2], overrides) for key in plan}  # all validated first
+    unknown = sorted(set(pair_overrides or {}) - set(pairs))
+    if unknown:
+        raise ConfigError(f"Pair settings name pair(s) {unknown} that are not in the study's pairs {list(pairs)}.")
+    configs = {key: study_config(key[0], profile, key[1], key[2], overrides, pair_overrides) for key in plan}  # all validated first
     teachers = {}
     done, waiting = {}, []
 

@@ -21,13 +21,14 @@ def test_benchmark_reports_the_step_breakdown(tmp_path):
     report = json.loads(out.read_text())
     one, two = report["runs"]
     assert (one["replicas"], two["replicas"]) == (1, 2) and len(report["devices"]) == 2
-    for part in ("teacher_forward", "student_step", "distill_step"):
+    for part in ("teacher_forward", "student_step", "distill_step", "train_on_batch"):
         assert one[part]["median_s"] > 0 and one[part]["images_per_s"] > 0 and one[part]["peak_rss_mib"] > 0
     for run in (one, two):
         assert run["distill_step"]["traces"] == 0 and run["student_step"]["traces"] == 0  # no retracing between steps
-    assert "teacher_forward" not in two and two["distill_step"]["median_s"] > 0
+    assert "teacher_forward" not in two and "train_on_batch" not in two and two["distill_step"]["median_s"] > 0
+    assert report["matmul_peak"]["gflops"] > 0 and report["matmul_peak"]["dtype"] == "float32"
     flops = report["gflops_per_batch"]
     assert flops["teacher_forward"] > 0 and flops["student_forward"] > 0
     assert flops["distill_step"] > flops["teacher_forward"] + flops["student_forward"]  # backward + assistants counted
     assert report["input_pipeline_images_per_s"] > 0
-    assert "distill_step" in proc.stdout and "overhead" in proc.stdout
+    assert "distill_step" in proc.stdout and "overhead" in proc.stdout and "% of the ceiling" in proc.stdout

@@ -11,7 +11,7 @@ import pytest
 from tas_keras.data import build_dataset
 from tas_keras.experiments.floor import logistic_regression_top1
 from tas_keras.experiments.report import aggregate, markdown_table
-from tas_keras.experiments.study import LOCK, Variant, claim, release
+from tas_keras.experiments.study import LOCK, Variant, claim, release, run_study, study_config
 from tas_keras.training.config import ConfigError
 from tas_keras.training.runner import evaluate
 
@@ -28,6 +28,15 @@ def test_variants_parse_methods_options_and_pairs():
         Variant.parse("x=tas:w_nce")
     with pytest.raises(ConfigError, match=r"Variant name 'a b'"):
         Variant.parse("a b=tas")
+
+
+def test_pair_settings_reach_that_pairs_runs_only(tmp_path):
+    per_pair = {"convnext_deit": ["student_training.optimizer.lr=0.005"]}
+    kd = Variant.parse("kd")
+    assert study_config("convnext_deit", "small", kd, 1, ["student_training.optimizer.lr=0.01"], per_pair).student_training.optimizer.lr == 0.005
+    assert study_config("convnext_mlp", "small", kd, 1, ["student_training.optimizer.lr=0.01"], per_pair).student_training.optimizer.lr == 0.01
+    with pytest.raises(ConfigError, match=r"Pair settings name pair\(s\) \['convnext_deit'\]"):
+        run_study(["convnext_mlp"], [kd], [0], tmp_path, pair_overrides=per_pair, train=False)
 
 
 def test_a_run_is_claimed_by_one_live_process_at_a_time(tmp_path):

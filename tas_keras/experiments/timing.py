@@ -1,0 +1,95 @@
+"""Step timing the way training runs steps, and the device's matmul ceiling to set it against.
+
+`fit()` keeps the model's state on the device between steps (on JAX as one state tuple, synced back
+to the variables once per epoch); `train_on_batch` re-reads and re-assigns every variable on each call,
+so under JAX it times Python overhead, not the step. Benchmarks therefore time epochs of `fit()`.
+"""
+
+import statistics
+import time
+
+import keras
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Wall seconds of each epoch, from on_epoch_begin to on_epoch_end (the end waits for the epoch's
+    last step: its metrics are read there)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds, self._start = [], None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def repeating_batches(x, y):
+    """The same host batch forever, in the form training feeds fit() on this backend: a tf.data
+    Dataset on TensorFlow, a Python generator elsewhere (no TensorFlow needed under JAX or torch)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensors((x, y)).repeat()
+
+    def forever():
+        while True:
+            yield x, y
+
+    return forever()
+
+
+def time_fit_steps(model, x, y, steps, epochs=3, callbacks=()):
+    """Times `model.fit` on epochs of `steps` steps of the batch (x, y). Returns (compile seconds,
+    median seconds per step over the epochs after the first, seconds per step of every epoch). The
+    first epoch compiles and warms up. `callbacks` join the fit (e.g. to read state after epoch 1)."""
+    if epochs < 2 or steps < 1:
+        raise ValueError(f"time_fit_steps needs epochs >= 2 and steps >= 1; got {epochs}, {steps}.")
+    clock = EpochClock()
+    model.fit(repeating_batches(x, y), epochs=epochs, steps_per_epoch=steps, callbacks=[clock, *callbacks], verbose=0,
+              shuffle=False)
+    per_step = [s / steps for s in clock.seconds]
+    median = statistics.median(per_step[1:])
+    return max(0.0, clock.seconds[0] - median * steps), median, per_step
+
+
+def time_calls(fn, steps, warmup):
+    """(compile seconds beyond a normal call, median seconds per call, all call times) of fn()."""
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    return max(0.0, first - median), median, times
+
+
+def compiled(fn):
+    """fn compiled the way this backend's training compiles it: tf.function, jax.jit, or (torch) as is."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
+def matmul_peak_gflops(size=2048, dtype="float32", repeats=5):
+    """Achieved GFLOP/s of one size x size matmul on the default device, the best of `repeats` (the
+    ceiling a dense training step can approach)."""
+    a = keras.random.normal((size, size), dtype=dtype, seed=0)
+    b = keras.random.normal((size, size), dtype=dtype, seed=1)
+    product = compiled(lambda a, b: keras.ops.sum(keras.ops.matmul(a, b)))  # a scalar: the wait reads 4 bytes
+    _, _, times = time_calls(lambda: keras.ops.convert_to_numpy(product(a, b)), repeats, 1)
+    return 2.0 * size**3 / min(times) / 1e9
