@@ -56,7 +56,7 @@ class CRD(Method):
     def _noise_scale(self, z, anchor, positive, memory, training):
         """z once estimated, else this batch's estimate (kept when training)."""
         temperature = self.option("nce_temperature")
-        kept = ops.convert_to_tensor(z)
+        kept = ops.copy(z)
         # where, not cond: one code path on every backend; the estimate (one B x K product) is cheap next to the loss
         value = ops.where(kept > 0, kept, crd_noise_scale(anchor, positive, memory, temperature))
         value = ops.stop_gradient(value)
@@ -78,7 +78,9 @@ class CRD(Method):
         teacher = normalize(self.embed_teacher(targets["embedding"]))
         student_fixed, teacher_fixed = ops.stop_gradient(student), ops.stop_gradient(teacher)
         temperature = self.option("nce_temperature")
-        memory_s, memory_t = ops.convert_to_tensor(self.memory_student), ops.convert_to_tensor(self.memory_teacher)
+        # copies: the step writes the memories (and z) after scoring against them, and torch's autograd
+        # refuses a backward through a tensor modified in place since
+        memory_s, memory_t = ops.copy(self.memory_student), ops.copy(self.memory_teacher)
         z_s = self._noise_scale(self.z_student, student, teacher_fixed, memory_t, training)
         z_t = self._noise_scale(self.z_teacher, teacher, student_fixed, memory_s, training)
         crd = crd_nce_loss(student, teacher_fixed, memory_t, z_s, temperature) + crd_nce_loss(teacher, student_fixed, memory_s, z_t, temperature)

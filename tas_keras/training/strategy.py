@@ -26,7 +26,8 @@ def distribution_scope(name):
         accelerators = [d for d in devices if not d.lower().startswith("cpu")]
         if (name == "mirrored" and len(devices) > 1) or (name == "auto" and len(accelerators) > 1):
             keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-        return contextlib.nullcontext, 1 if name == "none" else max(1, len(devices))
+        active = keras.distribution.distribution()  # replicas as distributed, not as counted: 1 without one
+        return contextlib.nullcontext, 1 if active is None else int(active.device_mesh.devices.size)
     if backend != "tensorflow":
         if name in ("mirrored", "multi_worker"):
             raise InputError(f"strategy {name!r} needs the TensorFlow backend; KERAS_BACKEND is {backend!r}.")
