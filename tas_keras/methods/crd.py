@@ -73,7 +73,7 @@ class CRD(Method):
         self.write_position.assign((start + ops.shape(student)[0]) % k)
 
     def compute_losses(self, student_out, targets, labels, positive_offset=0, training=True):
-        normalize = lambda x: ops.cast(ops.normalize(ops.cast(x, "float32"), axis=-1), "float32")
+        normalize = lambda x: ops.normalize(ops.cast(x, "float32"), axis=-1)  # float32 under mixed precision too
         student = normalize(self.embed_student(pooled_features(student_out["S4"], self.student_last)))
         teacher = normalize(self.embed_teacher(targets["embedding"]))
         student_fixed, teacher_fixed = ops.stop_gradient(student), ops.stop_gradient(teacher)
