@@ -204,7 +204,7 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, e
     import keras
     import numpy as np
 
-    from tas_keras.experiments.timing import time_calls, time_fit_steps
+    from tas_keras.experiments.timing import compiled, time_calls, time_fit_steps
 
     class TraceProbe(keras.callbacks.Callback):
         """The distiller's trace count when the first (compiling) epoch ends."""
@@ -226,11 +226,16 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, e
         result[name] = {"median_s": median, "images_per_s": batch / median, "compile_s": compile_s,
                         "peak_rss_mib": peak_rss_mib(), "device_peak_mib": memory.peak_mib(), **(extra or {})}
 
+    def calibrated(distiller):
+        """fit() on a generator cannot calibrate itself (e.g. TAS's branch_grad_scale="auto")."""
+        if distiller.method.needs_calibration():
+            distiller.calibrate([(x_host, y_host)])
+        return distiller
+
     def timed_fit(name, distiller):
         """fit() epochs of `steps` steps on a host batch: what training runs (state kept on the device)."""
         memory.reset()
-        if distiller.method.needs_calibration():
-            distiller.calibrate([(x_host, y_host)])
+        calibrated(distiller)
         probe = TraceProbe(distiller)
         compile_s, median, _ = time_fit_steps(distiller, x_host, y_host, steps, epochs, callbacks=[probe])
         eager = keras.backend.backend() == "torch"  # every eager step runs the Python step: nothing is traced
@@ -240,15 +245,13 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, e
         distiller = build_distiller(config, method, size, xla)
         if replicas == 1:
             x = keras.ops.convert_to_tensor(x_host)
-            teacher_fn = _teacher_forward(distiller, xla)
+            teacher_fn = compiled(lambda images: distiller.teacher(images, training=False), xla)
             memory.reset()
             record("teacher_forward", *time_calls(lambda: keras.ops.convert_to_numpy(teacher_fn(x)[0, 0]), steps, warmup)[:2])
         timed_fit("distill_step", distiller)
         if replicas == 1:  # the old measure, for comparison: under JAX it re-syncs every variable per call
             memory.reset()
-            tob = build_distiller(config, method, size, xla)
-            if tob.method.needs_calibration():
-                tob.calibrate([(x_host, y_host)])
+            tob = calibrated(build_distiller(config, method, size, xla))
             record("train_on_batch", *time_calls(lambda: tob.train_on_batch(x_host, y_host), steps, warmup)[:2])
         scratch = build_distiller(config, "scratch", size, xla)
         timed_fit("student_step", scratch)
@@ -257,21 +260,6 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, e
         result["overhead"] = {"median_s": result["distill_step"]["median_s"] - parts,
                               "share": 1.0 - parts / result["distill_step"]["median_s"]}
     return result, distiller
-
-
-def _teacher_forward(distiller, xla):
-    import keras
-
-    teacher = distiller.teacher
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(lambda x: teacher(x, training=False), jit_compile=xla)
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return jax.jit(lambda x: teacher(x, training=False))
-    return lambda x: teacher(x, training=False)
 
 
 def input_pipeline_rate(config, size, batch, batches=20):

@@ -71,13 +71,14 @@ def time_calls(fn, steps, warmup):
     return max(0.0, first - median), median, times
 
 
-def compiled(fn):
-    """fn compiled the way this backend's training compiles it: tf.function, jax.jit, or (torch) as is."""
+def compiled(fn, xla=False):
+    """fn compiled the way this backend's training compiles it: tf.function (with XLA if `xla`),
+    jax.jit, or (torch) as is."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(fn)
+        return tf.function(fn, jit_compile=xla)
     if backend == "jax":
         import jax
 

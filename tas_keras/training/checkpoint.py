@@ -34,20 +34,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def resume_state(self):
         """(model, epochs_done) of the last finished epoch, or (None, 0). The writer (enabled) first
         removes what a kill left behind: temp files and model files the state does not name."""
-        if not self.state_path.is_file():
-            if self.enabled:
-                remove_stale_temp_files(self.folder)
-                self._remove_model_files(keep=None)
-            return None, 0
-        state = json.loads(self.state_path.read_text())
-        name = state.get("model_file", f"{self.stem}.keras")  # checkpoints written before model_file existed
+        state = json.loads(self.state_path.read_text()) if self.state_path.is_file() else {}
+        name = state.get("model_file", f"{self.stem}.keras") if state else None  # older states name no file
         if self.enabled:
             remove_stale_temp_files(self.folder)
             self._remove_model_files(keep=name)
-        path = self.folder / name
-        if not path.is_file():
+        if name is None or not (self.folder / name).is_file():
             return None, 0
-        return keras.saving.load_model(path), state["epochs_done"]
+        return keras.saving.load_model(self.folder / name), state["epochs_done"]
 
     def _model_files(self):
         return [*self.folder.glob(f"{self.stem}-*.keras"), *self.folder.glob(f"{self.stem}.keras")]

@@ -51,6 +51,7 @@ def one_step(strategy, weights, rows=slice(None)):
     x = rng.uniform(size=(BATCH, 32, 32, 3)).astype("float32")[rows]
     y = rng.integers(0, 10, size=(BATCH,))[rows]
     start = [w.copy() for w in distiller.get_weights()]
+    TRAINABLE_START[:] = [v.numpy() for v in distiller.trainable_weights]
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(len(x))
     logs = distiller.fit(ds, epochs=1, verbose=0).history
     XLA_USED.append(distiller.xla)
@@ -59,6 +60,7 @@ def one_step(strategy, weights, rows=slice(None)):
 
 
 XLA_USED = []
+TRAINABLE_START = []  # the trainable weights every step starts from
 start, single_logs, (single_after, single_state) = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), None)
 if PER_REPLICA:  # trainable weights: the mean of the halves' updates; state (e.g. CRD's memory): the first half's
     halves = [one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), start, rows)[1:] for rows in (slice(0, BATCH // 2), slice(BATCH // 2, None))]
@@ -67,9 +69,7 @@ if PER_REPLICA:  # trainable weights: the mean of the halves' updates; state (e.
     single_state = halves[0][1][1]
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 _, mirrored_logs, (mirrored_after, mirrored_state) = one_step(mirrored, start)
-with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
-    trainable_start = [v.numpy() for v in build().trainable_weights]  # same initial values (seed 0)
-updates = [np.abs(a - s).max() for a, s in zip(single_after, trainable_start)]
+updates = [np.abs(a - s).max() for a, s in zip(single_after, TRAINABLE_START)]  # every run starts from `start`
 report = {
     "replicas": mirrored.num_replicas_in_sync,
     "xla_used": XLA_USED,  # the Distiller's XLA setting in the 1-device and the 2-replica run
