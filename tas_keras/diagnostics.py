@@ -15,8 +15,8 @@ from tas_keras.errors import InputError
 from tas_keras.steps import group_gradients_for_backend
 
 
-def _as_arrays(images, labels):
-    return keras.ops.convert_to_tensor(images), keras.ops.convert_to_tensor(labels)
+def _as_arrays(distiller, images, labels):
+    return distiller.model_inputs(keras.ops.convert_to_tensor(images)), keras.ops.convert_to_tensor(labels)
 
 
 def group_gradient_norms(distiller, batches, groups, variables=None):
@@ -29,7 +29,7 @@ def group_gradient_norms(distiller, batches, groups, variables=None):
     fn = group_gradients_for_backend()
     value_sums, norm_sums, count, shared_count = {}, {}, 0, 0
     for images, labels in batches:
-        values, sq = fn(distiller, *_as_arrays(images, labels), groups, variables)
+        values, sq = fn(distiller, *_as_arrays(distiller, images, labels), groups, variables)
         shared = [i for i in range(len(variables)) if all(s[i] > 0 for s in sq.values())]
         shared_count = len(shared)
         for name, value in values.items():

@@ -16,6 +16,7 @@ from tas_keras.losses import cross_entropy
 from tas_keras.methods import method_class
 from tas_keras.methods.base import models_description
 from tas_keras.models import Backbone, feature_extractor
+from tas_keras.pixels import check_normalization, normalize_pixels
 from tas_keras.serialization import PACKAGE
 from tas_keras.steps import test_step_for_backend, train_step_for_backend
 
@@ -80,9 +81,13 @@ class Distiller(keras.Model):
     MirroredStrategy with several replicas). `xla="auto"` (default) turns it on when an accelerator
     is visible and off on CPU, where TensorFlow's oneDNN kernels beat XLA's convolutions
     (measured with tools/benchmark.py; see the README's speed table).
+
+    `pixel_normalization=(mean, std)` (per channel, 0..1 scale): the Distiller takes raw pixels (uint8,
+    as build_dataset sends them, or float 0..255) and normalises them inside its steps and `call`;
+    None (default): its inputs come normalised.
     """
 
-    def __init__(self, teacher, student, method="tas", xla="auto", **method_options):
+    def __init__(self, teacher, student, method="tas", xla="auto", pixel_normalization=None, **method_options):
         name = method_options.pop("name", f"{method}_distiller")
         super().__init__(name=name)
         _check_pair(teacher, student)
@@ -92,6 +97,7 @@ class Distiller(keras.Model):
         self.method_name = method
         self.xla_option = xla
         self.xla = resolve_xla(xla)
+        self.pixel_normalization = None if pixel_normalization is None else check_normalization(pixel_normalization)
         self.teacher_size = int(teacher.input_shape[1])
         self.student_size = int(student.input_shape[1])
         self.teacher_extractor = feature_extractor(teacher)
@@ -107,6 +113,12 @@ class Distiller(keras.Model):
         self.built = True  # every part is built above
 
     # --- the backend-agnostic forward / loss function -------------------------------------------
+    def model_inputs(self, images):
+        """What the models take: `images` normalised when the Distiller is given raw pixels."""
+        if self.pixel_normalization is None:
+            return images
+        return normalize_pixels(images, self.pixel_normalization)
+
     def teacher_targets(self, images):
         if not self.method.uses_teacher:
             return {}
@@ -144,7 +156,7 @@ class Distiller(keras.Model):
 
     # --- keras.Model plumbing ----------------------------------------------------------------
     def call(self, images, training=False):
-        return self.student(images, training=training)
+        return self.student(self.model_inputs(images), training=training)
 
     def compile(self, optimizer="adam", jit_compile="auto", **kwargs):
         """jit_compile="auto": jax.jit on JAX (its only compiled path; op-by-op execution is slow and
@@ -242,6 +254,7 @@ class Distiller(keras.Model):
             "student": keras.saving.serialize_keras_object(self.student),
             "method": self.method_name,
             "xla": self.xla_option,  # "auto" resolves again where the model is loaded
+            "pixel_normalization": self.pixel_normalization,
             **self.method.options,
         }
 

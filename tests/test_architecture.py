@@ -14,16 +14,17 @@ ALLOWED = {  # top-level part of the importing module -> top-level parts it may 
     "errors": set(), "serialization": set(), "atomic": set(),
     "layers": LEAVES | {"layers"},
     "losses": LEAVES | {"losses"},
+    "pixels": LEAVES | {"pixels"},
     "models": LEAVES | {"layers", "models"},
     "convert": LEAVES | {"models", "convert"},
     "assistant": LEAVES | {"layers", "assistant"},
     "fusion": LEAVES | {"layers", "fusion"},
     "methods": LEAVES | {"layers", "losses", "assistant", "fusion", "models", "methods"},
     "steps": LEAVES | {"losses", "steps"},
-    "distiller": LEAVES | {"layers", "losses", "assistant", "fusion", "models", "methods", "steps", "diagnostics", "distiller"},
+    "distiller": LEAVES | {"layers", "losses", "assistant", "fusion", "models", "methods", "steps", "diagnostics", "pixels", "distiller"},
     "diagnostics": LEAVES | {"steps", "diagnostics"},
     "schedules": LEAVES | {"schedules"},
-    "data": LEAVES | {"data"},
+    "data": LEAVES | {"pixels", "data"},
     "training": None,  # anything but cli
     "cli": None,  # anything
     "experiments": None,  # anything

@@ -4,8 +4,8 @@
     python tools/benchmark.py --pair convnext_mlp --image-size 224 --batch-size 64 --xla both --json bench.json
     python tools/benchmark.py --pair convnext_mlp --profile small --replicas 1 2 --xla off
 
-For each replica count and XLA off / on it measures, on one batch of random images fed from the host
-at every step (models at random init; speed does not depend on it):
+For each replica count and XLA off / on it measures, on one batch of random uint8 images fed from the
+host at every step (normalised inside the step, as in training) (models at random init; speed does not depend on it):
   teacher_forward  the frozen teacher alone (inference mode; one replica only; compiled calls)
   student_step     the student's own training step (method "scratch": the teacher is not run)
   distill_step     the full step of the chosen method (teacher + student + assistants + losses)
@@ -189,13 +189,15 @@ def build_distiller(config, method, size, xla):
 
     import keras
 
+    from tas_keras.data.pipeline import normalization
     from tas_keras.training import build
     from tas_keras.training.config import DistillerConfig
 
     keras.utils.set_random_seed(0)
     options = config.distiller.options if method == config.distiller.method else {}
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, image_size=size), distiller=DistillerConfig(method, options))
-    distiller = build.build_distiller(config, build.build_teacher(config, 10), build.build_student(config, 10), xla=xla)
+    distiller = build.build_distiller(config, build.build_teacher(config, 10), build.build_student(config, 10), xla=xla,
+                                      pixel_normalization=normalization(config.data.dataset))
     distiller.compile(optimizer=keras.optimizers.AdamW(1e-4))
     return distiller
 
@@ -218,7 +220,7 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, e
                 self.after_first = self.distiller.trace_count
 
     rng = np.random.default_rng(0)
-    x_host = rng.normal(size=(batch, size, size, 3)).astype("float32")
+    x_host = rng.integers(0, 256, size=(batch, size, size, 3), dtype=np.uint8)  # raw pixels, as training sends them
     y_host = rng.integers(0, 10, size=(batch,))
     result = {"xla": xla, "replicas": replicas}
 
@@ -244,7 +246,7 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, e
     with replica_scope(replicas):
         distiller = build_distiller(config, method, size, xla)
         if replicas == 1:
-            x = keras.ops.convert_to_tensor(x_host)
+            x = distiller.model_inputs(keras.ops.convert_to_tensor(x_host))
             teacher_fn = compiled(lambda images: distiller.teacher(images, training=False), xla)
             memory.reset()
             record("teacher_forward", *time_calls(lambda: keras.ops.convert_to_numpy(teacher_fn(x)[0, 0]), steps, warmup)[:2])

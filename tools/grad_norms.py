@@ -61,7 +61,7 @@ def _main(argv):
         student = keras.saving.load_model(args.student, compile=False)
     else:
         student = build_student(config, info.num_classes)
-    distiller = build_distiller(config, teacher, student, xla=False)
+    distiller = build_distiller(config, teacher, student, xla=False, pixel_normalization=info.normalization)
     batches = list(data.take(args.batches).as_numpy_iterator())
     calibrate = distiller.method.needs_calibration()  # a fresh distiller: the raw pull is measured first
     norms, meta = loss_gradient_norms(distiller, batches)

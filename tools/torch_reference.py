@@ -2,14 +2,21 @@
 
     python tools/torch_reference.py --batch-size 128 --steps 30 --json torch_ref.json
     python tools/benchmark.py --pair convnext_mlp --profile small --method tas --batch-size 128 --steps 30 --xla off
+    python tools/torch_reference.py --size paper --batch-size 32 --steps 10
+    python tools/benchmark.py --pair convnext_mlp --set teacher.name=convnext_atto --set student.overrides.patch_size=4 \
+        --image-size 32 --batch-size 32 --method kd --steps 10 --xla off
 
-Pair convnext_mlp at its `small` size: ConvNeXt (depths 1-1-2-1, dims 32-64-128-256) -> ResMLP (patch 4,
+--size micro (default): pair convnext_mlp at its `small` size: ConvNeXt (depths 1-1-2-1, dims 32-64-128-256) -> ResMLP (patch 4,
 dim 64, 4 blocks) at 32x32, 10 classes, written as timm writes them (parameter counts checked equal to
 tas_keras' convnext_micro / resmlp_micro_patch4_32), plus TAS's hybrid assistant on the student's S2
 tokens (attention, depthwise 7x7 conv and MLP modules; 2x2 stride-2 downsampling to the teacher's 1x1
 grid; 256 wide) with InfoNCE on projected, pooled features, KD (T=4) and CE. Parts measured as in
 tools/benchmark.py: teacher forward, the student's own step (CE), the KD step and the TAS step; AdamW;
-median over --steps after --warmup. Plain PyTorch needs no tas_keras, keras or TensorFlow (torch only).
+median over --steps after --warmup.
+--size paper: the paper's student at full size on 32x32 inputs, ConvNeXt-atto (depths 2-2-6-2, dims
+40-80-160-320) -> ResMLP-S12 on 4x4 patches (dim 384, 12 blocks, 64 tokens), parameter counts equal to
+tas_keras' convnext_atto / resmlp_12_224 with patch_size=4 at 32x32; teacher forward, student step and
+KD step (the assistant is only built at the micro size). Plain PyTorch needs no tas_keras, keras or TensorFlow (torch only).
 """
 
 import argparse
@@ -184,11 +191,18 @@ def info_nce(query, key, temperature=0.07):
     return F.cross_entropy(logits, torch.arange(query.shape[0]))
 
 
+SIZES = {  # (teacher kwargs, student kwargs)
+    "micro": ({}, {}),
+    "paper": ({"depths": (2, 2, 6, 2), "dims": (40, 80, 160, 320)}, {"dim": 384, "depth": 12}),
+}
+
+
 class Steps:
-    def __init__(self, channels_last=False):
+    def __init__(self, channels_last=False, size="micro"):
         torch.manual_seed(0)
-        self.teacher, self.student = ConvNeXt().eval(), ResMLP()
-        self.scratch = ResMLP()
+        teacher_kwargs, student_kwargs = SIZES[size]
+        self.teacher, self.student = ConvNeXt(**teacher_kwargs).eval(), ResMLP(**student_kwargs)
+        self.scratch = ResMLP(**student_kwargs)
         self.assistant, self.query, self.key = Assistant(), nn.Linear(256, 256), nn.Linear(256, 256)
         if channels_last:
             for m in (self.teacher, self.student, self.scratch, self.assistant):
@@ -250,27 +264,32 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--size", choices=sorted(SIZES), default="micro", help="micro: the small profile's pair; paper: ConvNeXt-atto -> ResMLP-S12 (KD only)")
     p.add_argument("--json")
     args = p.parse_args(argv)
     batch = args.batch_size
     x = torch.randn(batch, 3, 32, 32)
     y = torch.randint(0, 10, (batch,))
-    report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "batch_size": batch, "runs": []}
+    report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "batch_size": batch, "size": args.size, "runs": []}
+    parts = ("teacher_forward", "student_step", "kd_step") + (("tas_step",) if args.size == "micro" else ())
     for channels_last in (False, True):
-        steps = Steps(channels_last)
+        steps = Steps(channels_last, args.size)
         counts = {"teacher": sum(p.numel() for p in steps.teacher.parameters()), "student": sum(p.numel() for p in steps.student.parameters())}
         xs = x.contiguous(memory_format=torch.channels_last) if channels_last else x
         run = {"channels_last": channels_last, "params": counts}
-        for name, fn in (("teacher_forward", lambda: steps.teacher_forward(xs)), ("student_step", lambda: steps.scratch_step(xs, y)),
-                         ("kd_step", lambda: steps.kd_step(xs, y)), ("tas_step", lambda: steps.tas_step(xs, y))):
+        calls = {"teacher_forward": lambda: steps.teacher_forward(xs), "student_step": lambda: steps.scratch_step(xs, y),
+                 "kd_step": lambda: steps.kd_step(xs, y), "tas_step": lambda: steps.tas_step(xs, y)}
+        for name in parts:
+            fn = calls[name]
             median = time_calls(fn, args.steps, args.warmup)
             run[name] = {"median_s": median, "images_per_s": batch / median}
         run["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         report["runs"].append(run)
-    print(f"\nPyTorch {report['torch']} ({report['threads']} threads), convnext_micro -> resmlp_micro at 32x32, batch {batch}")
+    pair = {"micro": "convnext_micro -> resmlp_micro", "paper": "convnext_atto -> resmlp_12 (patch 4)"}[args.size]
+    print(f"\nPyTorch {report['torch']} ({report['threads']} threads), {pair} at 32x32, batch {batch}")
     print(f"{'layout':<15}{'part':<17}{'ms/step':>9}{'img/s':>9}")
     for run in report["runs"]:
-        for part in ("teacher_forward", "student_step", "kd_step", "tas_step"):
+        for part in parts:
             print(f"{'channels_last' if run['channels_last'] else 'NCHW':<15}{part:<17}{1000 * run[part]['median_s']:>9.1f}{run[part]['images_per_s']:>9.0f}")
     print(f"parameters: teacher {report['runs'][0]['params']['teacher']:,}, student {report['runs'][0]['params']['student']:,}")
     if args.json:

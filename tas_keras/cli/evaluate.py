@@ -37,7 +37,7 @@ def _main(argv):
         raise InputError(f"could not load {args.model!r} (corrupt or not a Keras model file?): {err}") from err
     if not isinstance(model, tas_keras.Backbone):
         raise InputError(f"{args.model!r} holds a {type(model).__name__}, not a tas_keras zoo model")
-    data, info = build_dataset(args.dataset, args.split, int(model.input_shape[1]), args.batch_size, data_dir=args.data_dir)
+    data, info = build_dataset(args.dataset, args.split, int(model.input_shape[1]), args.batch_size, data_dir=args.data_dir, normalize=True)
     if info.num_classes != int(model.output_shape[-1]):
         raise InputError(f"{args.model!r} predicts {model.output_shape[-1]} classes; {args.dataset} has {info.num_classes}")
     result = {"model": args.model, "dataset": args.dataset, "split": args.split, "examples": info.num_examples, **evaluate(model, data)}

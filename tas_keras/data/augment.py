@@ -1,7 +1,7 @@
 """Training augmentation with keras.layers (keras-cv is archived; its augmentations live there now).
 
 Per-image ops run in tf.data.map on uint8-range float images (value range 0..255); MixUp / CutMix run
-on whole batches and turn integer labels into soft one-hot labels.
+on whole batches (uint8 pixels, blended as float32 0..255) and turn integer labels into soft one-hot labels.
 """
 
 from dataclasses import dataclass
@@ -82,7 +82,7 @@ class BatchMixer:
         return bool(self.mixers)
 
     def __call__(self, images, labels):
-        batch = {"images": images, "labels": tf.one_hot(labels, self.num_classes)}
+        batch = {"images": tf.cast(images, tf.float32), "labels": tf.one_hot(labels, self.num_classes)}
         if len(self.mixers) == 1:
             out = self.mixers[0](batch, training=True)
         else:

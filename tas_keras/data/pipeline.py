@@ -1,5 +1,13 @@
-"""tf.data input pipelines: source -> (subset) -> shuffle -> resize / augment -> normalise -> batch ->
-(MixUp / CutMix) -> prefetch. Deterministic for a given seed."""
+"""tf.data input pipelines: source -> (subset) -> shuffle -> resize / augment -> uint8 (or normalise) ->
+batch -> (MixUp / CutMix) -> prefetch. Deterministic for a given seed.
+
+Training sends uint8 pixels (a quarter of float32's bytes) and the Distiller normalises them inside its
+step (tas_keras.pixels); resized / augmented images are rounded back to uint8 first, as torchvision's
+PIL transforms do. Batches mixed by MixUp / CutMix are blends, so they stay float32 on the 0..255 scale.
+`normalize=True` gives normalised float32 images for a plain model (evaluation, the teacher stage),
+computed exactly as the step computes them.
+Transfers overlap the step without code here: tf.distribute's distributed datasets fetch batches to the
+devices ahead, and Keras' JAX trainer device_puts one batch ahead on accelerators."""
 
 from dataclasses import dataclass
 
@@ -9,6 +17,7 @@ import tensorflow as tf
 from tas_keras.data import sources
 from tas_keras.data.augment import AugmentConfig, BatchMixer, ImageAugmenter
 from tas_keras.errors import InputError
+from tas_keras.pixels import pixel_scale
 
 OFFLINE_DATASETS = ("digits", "fashion_mnist")
 DATASETS = OFFLINE_DATASETS + tuple(k for k in sources.TFDS_DATASETS if k not in OFFLINE_DATASETS)
@@ -22,6 +31,7 @@ class DatasetInfo:
     num_classes: int
     num_examples: int  # after subsetting; -1 when unknown (streamed tfds data)
     batches: int  # batches per epoch; -1 when unknown
+    normalization: tuple = ((0.5,) * 3, (0.5,) * 3)  # (mean, std) per channel, 0..1 scale
 
 
 def check_dataset_name(name):
@@ -71,8 +81,12 @@ def normalization(name):
 
 
 def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, data_dir=None, download=False, subset=None, shuffle=None,
-                  deterministic=True):
-    """Returns (tf.data.Dataset of (images float32 NHWC normalised, labels), DatasetInfo).
+                  deterministic=True, normalize=False):
+    """Returns (tf.data.Dataset of (images NHWC, labels), DatasetInfo).
+
+    Images: uint8 pixels (float32 0..255 for batches MixUp / CutMix mixed), to be normalised with
+    `info.normalization` inside the step (Distiller(pixel_normalization=...)); normalize=True: float32
+    (pixels - 255 mean) / (255 std) for a plain model.
 
     subset: keep a fixed class-balanced subset of this many examples (offline datasets) or the first
     `subset` examples (tfds / folders). augment: an AugmentConfig for training, None for evaluation.
@@ -93,7 +107,12 @@ def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, dat
     shuffle = augment is not None if shuffle is None else shuffle
     if shuffle:
         ds = ds.shuffle(max(count, 1000) if count > 0 else 10_000, seed=seed, reshuffle_each_iteration=True)
-    mean, std = (tf.constant(v, tf.float32) * 255.0 for v in normalization(name))
+    mean, inv_std = (tf.constant(v) for v in pixel_scale(normalization(name)))  # the step's own constants
+
+    def to_model_input(image):
+        if normalize:
+            return (image - mean) * inv_std
+        return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
     augmenter = ImageAugmenter(augment, image_size, seed) if augment is not None else None
 
     def resize(example):
@@ -113,14 +132,14 @@ def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, dat
         ds = ds.map(augment_image, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
     else:
         ds = ds.map(lambda i, ex: ex)
-    ds = ds.map(lambda image, label: ((image - mean) / std, label), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(lambda image, label: (to_model_input(image), label), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     drop = augment is not None
     ds = ds.batch(batch_size, drop_remainder=drop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     mixer = BatchMixer(augment, num_classes, seed) if augment is not None else None
     if mixer is not None and mixer.active:
         ds = ds.map(mixer, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     batches = -1 if count < 0 else (count // batch_size if drop else -(-count // batch_size))
-    return ds.prefetch(tf.data.AUTOTUNE), DatasetInfo(name, split, num_classes, count, batches)
+    return ds.prefetch(tf.data.AUTOTUNE), DatasetInfo(name, split, num_classes, count, batches, normalization(name))
 
 
 __all__ = ["AugmentConfig", "DATASETS", "DatasetInfo", "build_dataset", "check_dataset_name", "offline_arrays", "stratified_subset"]

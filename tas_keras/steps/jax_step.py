@@ -23,6 +23,7 @@ def _stateless(groups, fn):
 def train_step(distiller, state, data):
     trainable, non_trainable, optimizer_vars, metrics_vars = state
     x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+    x = distiller.model_inputs(x)
 
     def loss_fn(trainable, non_trainable):
         def forward():

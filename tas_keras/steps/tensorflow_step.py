@@ -54,6 +54,7 @@ def _replica_layout(targets, global_keys, batch):
 
 def train_step(distiller, data):
     x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+    x = distiller.model_inputs(x)
     batch = tf.shape(x)[0]
     targets = _compiled(distiller, "teacher", distiller.teacher_targets)(x)
     targets, offset, global_batch = _replica_layout(targets, distiller.method.global_targets, batch)

@@ -8,6 +8,7 @@ from tas_keras.steps.common import eval_metrics, group_losses, total_loss
 
 def train_step(distiller, data):
     x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+    x = distiller.model_inputs(x)
     distiller.zero_grad()
     with torch.no_grad():
         targets = distiller.teacher_targets(x)

@@ -54,7 +54,9 @@ def build_student(config, num_classes):
     return model
 
 
-def build_distiller(config, teacher, student, xla=None):
-    """The config's method between them; the student stage's label smoothing reaches the method's CE."""
+def build_distiller(config, teacher, student, xla=None, pixel_normalization=None):
+    """The config's method between them; the student stage's label smoothing reaches the method's CE.
+    pixel_normalization: the dataset's (mean, std) when the Distiller is fed raw pixels (DatasetInfo.normalization)."""
     options = {"label_smoothing": config.student_training.label_smoothing, **config.distiller.options}
-    return Distiller(teacher, student, method=config.distiller.method, xla=config.xla if xla is None else xla, **options)
+    return Distiller(teacher, student, method=config.distiller.method, xla=config.xla if xla is None else xla,
+                     pixel_normalization=pixel_normalization, **options)

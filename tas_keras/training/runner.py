@@ -18,6 +18,7 @@ from tas_keras.atomic import atomic_json, atomic_write
 from tas_keras.data import build_dataset
 from tas_keras.distiller import resolve_xla
 from tas_keras.losses import ClassificationLoss
+from tas_keras.pixels import normalize_pixels
 from tas_keras.training.build import build_distiller, build_student, build_teacher, load_teacher_file, teacher_size
 from tas_keras.training.callbacks import EpochLog, TimeForecast
 from tas_keras.training.checkpoint import EpochCheckpoint
@@ -43,9 +44,10 @@ def teacher_fingerprint(config):
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _datasets(config, stage, image_size):
+def _datasets(config, stage, image_size, normalize):
     train_cfg = getattr(config, stage)
-    common = {"image_size": image_size, "batch_size": train_cfg.batch_size, "data_dir": config.data.data_dir, "download": config.data.download}
+    common = {"image_size": image_size, "batch_size": train_cfg.batch_size, "data_dir": config.data.data_dir, "download": config.data.download,
+              "normalize": normalize}
     train, info = build_dataset(config.data.dataset, "train", augment=train_cfg.augment, seed=config.seed, subset=config.data.train_subset,
                                 deterministic=config.data.deterministic, **common)
     test, test_info = build_dataset(config.data.dataset, "test", **common)
@@ -72,7 +74,7 @@ def _teacher_jit(config):
 def train_teacher(config, folder, scope, log):
     """Trains the teacher from scratch (or fine-tunes from teacher.weights) with checkpoints in `folder`."""
     size = teacher_size(config)
-    train, test, info, _ = _datasets(config, "teacher_training", size)
+    train, test, info, _ = _datasets(config, "teacher_training", size, normalize=True)  # a plain Keras fit of the zoo model
     cfg = config.teacher_training
     chief = is_chief()
     checkpoint = EpochCheckpoint(folder, "teacher_checkpoint", enabled=chief)
@@ -122,11 +124,14 @@ def obtain_teacher(config, teacher_cache, teacher_file, scope, num_classes, log)
     return model, str(cached)
 
 
-def evaluate(model, dataset):
-    """Top-1 / top-5 of a classifier (plain model or Distiller's student) on a dataset."""
+def evaluate(model, dataset, pixel_normalization=None):
+    """Top-1 / top-5 of a classifier (plain model or Distiller's student) on a dataset; with
+    pixel_normalization, the dataset holds raw pixels and they are normalised first."""
     top1 = keras.metrics.SparseCategoricalAccuracy()
     top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, int(model.output_shape[-1])))
     for images, labels in dataset:
+        if pixel_normalization is not None:
+            images = normalize_pixels(images, pixel_normalization)
         logits = model(images, training=False)
         top1.update_state(labels, logits)
         top5.update_state(labels, logits)
@@ -147,7 +152,7 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
         save_config(config, output_dir / "config.yaml")
     scope, replicas = distribution_scope(config.strategy)
 
-    train, test, info, test_info = _datasets(config, "student_training", config.data.image_size)
+    train, test, info, test_info = _datasets(config, "student_training", config.data.image_size, normalize=False)
     teacher, teacher_path = obtain_teacher(config, teacher_cache, teacher_file, scope, info.num_classes, log)
 
     cfg = config.student_training
@@ -155,8 +160,10 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
     with scope():
         distiller, done = checkpoint.resume_state()
         if distiller is None:
-            distiller = build_distiller(config, teacher, build_student(config, info.num_classes))
+            distiller = build_distiller(config, teacher, build_student(config, info.num_classes), pixel_normalization=info.normalization)
             distiller.compile(optimizer=build_optimizer(cfg.optimizer, max(1, info.batches), cfg.epochs))
+    # the data sends raw pixels; a checkpoint written before that change normalises nothing by itself
+    distiller.pixel_normalization = info.normalization
     if done:
         log(f"Resuming distillation after epoch {done}/{cfg.epochs}.")
     log(f"Distilling {config.teacher.name} -> {config.student.name} with {config.distiller.method} "
@@ -177,8 +184,10 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
         "dataset": info.name,
         "train_examples": info.num_examples,
         "test_examples": test_info.num_examples,
-        "teacher": {"model": config.teacher.name, "file": teacher_path, **evaluate(distiller.teacher, _teacher_view(test, config))},
-        "student": {"model": config.student.name, **evaluate(distiller.student, test), "train_top1": _train_top1(distiller.student, config)},
+        "teacher": {"model": config.teacher.name, "file": teacher_path,
+                    **evaluate(distiller.teacher, _teacher_view(test, config), info.normalization)},
+        "student": {"model": config.student.name, **evaluate(distiller.student, test, info.normalization),
+                    "train_top1": _train_top1(distiller.student, config)},
         "epochs": cfg.epochs,
         "calibration": calibration or distiller.method.calibration_state(),
         "replicas": replicas,
@@ -196,7 +205,7 @@ def _train_top1(student, config):
     """The student's top-1 on its own training images, unaugmented (did it fit them?)."""
     cfg = config.student_training
     train, _ = build_dataset(config.data.dataset, "train", image_size=config.data.image_size, batch_size=cfg.batch_size,
-                             data_dir=config.data.data_dir, subset=config.data.train_subset)
+                             data_dir=config.data.data_dir, subset=config.data.train_subset, normalize=True)
     return evaluate(student, train)["top1"]
 
 

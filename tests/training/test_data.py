@@ -33,7 +33,7 @@ def test_digits_is_real_data_with_a_fixed_split():
 
 
 def test_pipeline_resizes_normalises_and_batches():
-    ds, info = build_dataset("digits", "test", image_size=32, batch_size=100)
+    ds, info = build_dataset("digits", "test", image_size=32, batch_size=100, normalize=True)
     assert (info.num_classes, info.num_examples, info.batches) == (10, 360, 4)
     images, labels = first_batch(ds)
     assert images.shape == (100, 32, 32, 3) and images.dtype == np.float32 and labels.shape == (100,)
@@ -86,7 +86,7 @@ def test_stratified_subset_is_balanced_and_fixed():
 def test_fashion_mnist_from_the_debian_package():
     x_test, y_test = sources.load_fashion_mnist("test")
     assert x_test.shape == (10000, 28, 28, 3) and np.bincount(y_test).tolist() == [1000] * 10
-    ds, info = build_dataset("fashion_mnist", "train", 32, 500, subset=1000)
+    ds, info = build_dataset("fashion_mnist", "train", 32, 500, subset=1000, normalize=True)
     assert (info.num_examples, info.num_classes) == (1000, 10)
     images, _ = first_batch(ds)
     assert images.shape == (500, 32, 32, 3) and abs(float(images.mean())) < 0.5
@@ -133,7 +133,7 @@ def test_image_folder_dataset(tmp_path):
     assert (info.num_classes, info.num_examples) == (3, 18)
     images, labels = first_batch(ds)
     assert images.shape == (4, 32, 32, 3) and set(labels) <= {0, 1, 2}
-    test, test_info = build_dataset(f"folder:{tmp_path}", "test", 32, 4)
+    test, test_info = build_dataset(f"folder:{tmp_path}", "test", 32, 4, normalize=True)
     assert test_info.num_examples == 6 and sum(b[1].shape[0] for b in test) == 6
     # the test split in order (classes sorted, files sorted), resized bilinearly, labelled by class
     mean, std = (np.asarray(v, "float32") * 255 for v in normalization("folder:x"))

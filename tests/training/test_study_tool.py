@@ -86,7 +86,7 @@ def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
     assert all(r["test_examples"] == 360 and r["train_examples"] == 100 for r in result["runs"])
     assert all([epoch for epoch, _ in r["val_acc_curve"]] == [2] for r in result["runs"])  # tested every 2nd epoch
     student = keras.saving.load_model(pathlib.Path(result["runs"][0]["folder"]) / "student.keras")
-    train, _ = build_dataset("digits", "train", image_size=32, batch_size=32, subset=100)
+    train, _ = build_dataset("digits", "train", image_size=32, batch_size=32, subset=100, normalize=True)
     assert result["runs"][0]["student_train_top1"] == pytest.approx(evaluate(student, train)["top1"])
     floor = result["meta"]["floor_top1"]
     assert floor == pytest.approx(logistic_regression_top1("digits", 100)) and 50 < floor < 100
