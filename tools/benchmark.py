@@ -5,7 +5,8 @@
     python tools/benchmark.py --pair convnext_mlp --profile small --replicas 1 2 --xla off
 
 For each replica count and XLA off / on it measures, on one batch of random uint8 images fed from the
-host at every step (normalised inside the step, as in training) (models at random init; speed does not depend on it):
+host at every step and normalised inside it, as in training (models at random init; speed does not
+depend on it):
   teacher_forward  the frozen teacher alone (inference mode; one replica only; compiled calls)
   student_step     the student's own training step (method "scratch": the teacher is not run)
   distill_step     the full step of the chosen method (teacher + student + assistants + losses)

@@ -31,7 +31,7 @@ class DatasetInfo:
     num_classes: int
     num_examples: int  # after subsetting; -1 when unknown (streamed tfds data)
     batches: int  # batches per epoch; -1 when unknown
-    normalization: tuple = ((0.5,) * 3, (0.5,) * 3)  # (mean, std) per channel, 0..1 scale
+    normalization: tuple  # (mean, std) per channel, 0..1 scale
 
 
 def check_dataset_name(name):
@@ -107,7 +107,8 @@ def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, dat
     shuffle = augment is not None if shuffle is None else shuffle
     if shuffle:
         ds = ds.shuffle(max(count, 1000) if count > 0 else 10_000, seed=seed, reshuffle_each_iteration=True)
-    mean, inv_std = (tf.constant(v) for v in pixel_scale(normalization(name)))  # the step's own constants
+    mean_std = normalization(name)
+    mean, inv_std = (tf.constant(v) for v in pixel_scale(mean_std))  # the step's own constants
 
     def to_model_input(image):
         if normalize:
@@ -139,7 +140,7 @@ def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, dat
     if mixer is not None and mixer.active:
         ds = ds.map(mixer, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     batches = -1 if count < 0 else (count // batch_size if drop else -(-count // batch_size))
-    return ds.prefetch(tf.data.AUTOTUNE), DatasetInfo(name, split, num_classes, count, batches, normalization(name))
+    return ds.prefetch(tf.data.AUTOTUNE), DatasetInfo(name, split, num_classes, count, batches, mean_std)
 
 
 __all__ = ["AugmentConfig", "DATASETS", "DatasetInfo", "build_dataset", "check_dataset_name", "offline_arrays", "stratified_subset"]

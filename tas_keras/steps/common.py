@@ -8,6 +8,12 @@ def total_loss(losses):
     return sum(value for name, value in losses.items() if name.startswith("loss"))
 
 
+def step_inputs(distiller, data):
+    """(model inputs, labels) of a training batch: raw pixels normalised when the Distiller takes them."""
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+    return distiller.model_inputs(x), y
+
+
 def eval_metrics(distiller, data):
     """Student-only evaluation of one batch (loss = cross-entropy on the labels, acc, top5)."""
     x, y, _ = keras.utils.unpack_x_y_sample_weight(data)

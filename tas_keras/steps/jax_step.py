@@ -4,7 +4,7 @@ JAX trainer does; the state tuple is (trainable, non_trainable, optimizer, metri
 import jax
 import keras
 
-from tas_keras.steps.common import eval_metrics, group_losses, total_loss
+from tas_keras.steps.common import eval_metrics, group_losses, step_inputs, total_loss
 
 
 def _stateless(groups, fn):
@@ -22,8 +22,7 @@ def _stateless(groups, fn):
 
 def train_step(distiller, state, data):
     trainable, non_trainable, optimizer_vars, metrics_vars = state
-    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-    x = distiller.model_inputs(x)
+    x, y = step_inputs(distiller, data)
 
     def loss_fn(trainable, non_trainable):
         def forward():

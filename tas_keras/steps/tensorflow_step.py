@@ -10,10 +10,9 @@ image i then has its positive at its global index.
 
 import weakref
 
-import keras
 import tensorflow as tf
 
-from tas_keras.steps.common import eval_metrics, group_losses, total_loss
+from tas_keras.steps.common import eval_metrics, group_losses, step_inputs, total_loss
 
 _FUNCTIONS = weakref.WeakKeyDictionary()  # distiller -> {(part, xla): tf.function}, built once each
 
@@ -53,8 +52,7 @@ def _replica_layout(targets, global_keys, batch):
 
 
 def train_step(distiller, data):
-    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-    x = distiller.model_inputs(x)
+    x, y = step_inputs(distiller, data)
     batch = tf.shape(x)[0]
     targets = _compiled(distiller, "teacher", distiller.teacher_targets)(x)
     targets, offset, global_batch = _replica_layout(targets, distiller.method.global_targets, batch)

@@ -1,14 +1,12 @@
 """PyTorch step: one forward, backward(), optimizer.apply under no_grad (eager)."""
 
-import keras
 import torch
 
-from tas_keras.steps.common import eval_metrics, group_losses, total_loss
+from tas_keras.steps.common import eval_metrics, group_losses, step_inputs, total_loss
 
 
 def train_step(distiller, data):
-    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-    x = distiller.model_inputs(x)
+    x, y = step_inputs(distiller, data)
     distiller.zero_grad()
     with torch.no_grad():
         targets = distiller.teacher_targets(x)

@@ -18,7 +18,7 @@ from tas_keras.atomic import atomic_json, atomic_write
 from tas_keras.data import build_dataset
 from tas_keras.distiller import resolve_xla
 from tas_keras.losses import ClassificationLoss
-from tas_keras.pixels import normalize_pixels
+from tas_keras.pixels import check_normalization, normalize_pixels
 from tas_keras.training.build import build_distiller, build_student, build_teacher, load_teacher_file, teacher_size
 from tas_keras.training.callbacks import EpochLog, TimeForecast
 from tas_keras.training.checkpoint import EpochCheckpoint
@@ -162,8 +162,8 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
         if distiller is None:
             distiller = build_distiller(config, teacher, build_student(config, info.num_classes), pixel_normalization=info.normalization)
             distiller.compile(optimizer=build_optimizer(cfg.optimizer, max(1, info.batches), cfg.epochs))
-    # the data sends raw pixels; a checkpoint written before that change normalises nothing by itself
-    distiller.pixel_normalization = info.normalization
+        else:  # a checkpoint written before the data sent raw pixels carries no normalisation of its own
+            distiller.pixel_normalization = check_normalization(info.normalization)
     if done:
         log(f"Resuming distillation after epoch {done}/{cfg.epochs}.")
     log(f"Distilling {config.teacher.name} -> {config.student.name} with {config.distiller.method} "

@@ -7,6 +7,7 @@ import pytest
 from tas_keras import Distiller
 from tas_keras.data import AugmentConfig, build_dataset
 from tas_keras.errors import InputError
+from tas_keras.experiments.timing import compiled
 from tas_keras.pixels import normalize_pixels
 
 from .pairs import tiny
@@ -35,7 +36,7 @@ def test_step_normalisation_is_bit_identical_to_the_pipelines():
     assert pixels.dtype == np.uint8 and expected.dtype == np.float32
     step = lambda x: normalize_pixels(x, info.normalization)  # noqa: E731
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(step(pixels)), expected)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(xla(step)(pixels)), expected)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(compiled(step, xla=True)(pixels)), expected)
     if keras.backend.backend() == "tensorflow":  # the CPU training path: a tf.function without XLA
         import tensorflow as tf
 
@@ -43,18 +44,6 @@ def test_step_normalisation_is_bit_identical_to_the_pipelines():
     # and within 1 ulp of a true division by the standard deviation (the pipeline's earlier formula)
     mean, std = (np.float32(255) * np.asarray(v, np.float32) for v in info.normalization)
     np.testing.assert_array_max_ulp(expected, (pixels.astype(np.float32) - mean) / std, maxulp=1)
-
-
-def xla(fn):
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return jax.jit(fn)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn, jit_compile=True)
-    return fn
 
 
 def test_resized_images_are_rounded_to_the_nearest_pixel_value():
