@@ -3,6 +3,7 @@
     python tools/benchmark.py --pair convnext_mlp --profile small --method tas --batch-size 128 --steps 30
     python tools/benchmark.py --pair convnext_mlp --image-size 224 --batch-size 64 --xla both --json bench.json
     python tools/benchmark.py --pair convnext_mlp --profile small --replicas 1 2 --xla off
+    KERAS_BACKEND=jax python tools/benchmark.py --pair convnext_mlp --method kd --parts distill_step --trace /tmp/trace
 
 For each replica count and XLA off / on it measures, on one batch of random uint8 images fed from the
 host at every step and normalised inside it, as in training (models at random init; speed does not
@@ -16,6 +17,9 @@ depend on it):
 student_step and distill_step are timed as training runs them: fit() epochs of --steps steps (state
 kept on the device; JAX syncs it back once per epoch), the median of the epochs after the first
 (compiling) one, per step. `traces` counts retracings after the first epoch (must be 0).
+--parts picks which of these to time (each builds and compiles its own step). --trace DIR (JAX) traces a
+few more fit() steps of the distill step with jax.profiler and prints where the device spent them:
+kernels (GPU) or XLA ops (CPU) by kind, and the share of the step the device was busy.
 Replicas: GPUs when the machine has enough, else logical CPU devices (MirroredStrategy on TensorFlow,
 keras.distribution.DataParallel on JAX); logical CPU devices share the same cores, so they show the
 cost of replication, not a speed-up. FLOPs come from TensorFlow's graph profiler: the forward passes
@@ -36,6 +40,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
 from tas_keras.errors import InputError  # noqa: E402
 
+PARTS = ("teacher_forward", "student_step", "distill_step", "train_on_batch")
+
 
 def parse_args(argv):
     p = ArgumentParser(description=__doc__)
@@ -49,6 +55,10 @@ def parse_args(argv):
     p.add_argument("--xla", choices=["on", "off", "both"], default="both")
     p.add_argument("--replicas", nargs="+", type=int, default=[1], help="replica counts to measure, e.g. 1 2 (default 1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides, as in train.py")
+    p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="parts to time (default: all)")
+    p.add_argument("--trace", metavar="DIR", help="JAX: trace --trace-steps fit() steps of the distill step with jax.profiler into "
+                   "DIR and print where the device spent them (kernels by kind, busy share)")
+    p.add_argument("--trace-steps", type=int, default=3)
     p.add_argument("--json", help="write the results to this JSON file")
     return p.parse_args(argv)
 
@@ -190,7 +200,7 @@ def build_distiller(config, method, size, xla):
 
     import keras
 
-    from tas_keras.data.pipeline import normalization
+    from tas_keras.data.sources import normalization
     from tas_keras.training import build
     from tas_keras.training.config import DistillerConfig
 
@@ -203,7 +213,7 @@ def build_distiller(config, method, size, xla):
     return distiller
 
 
-def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, epochs=3):
+def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, parts=PARTS, trace=None, trace_steps=3, epochs=3):
     import keras
     import numpy as np
 
@@ -246,19 +256,25 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, e
 
     with replica_scope(replicas):
         distiller = build_distiller(config, method, size, xla)
-        if replicas == 1:
+        if replicas == 1 and "teacher_forward" in parts:
             x = distiller.model_inputs(keras.ops.convert_to_tensor(x_host))
             teacher_fn = compiled(lambda images: distiller.teacher(images, training=False), xla)
             memory.reset()
             record("teacher_forward", *time_calls(lambda: keras.ops.convert_to_numpy(teacher_fn(x)[0, 0]), steps, warmup)[:2])
-        timed_fit("distill_step", distiller)
-        if replicas == 1:  # the old measure, for comparison: under JAX it re-syncs every variable per call
+        if "distill_step" in parts:
+            timed_fit("distill_step", distiller)
+            if trace:
+                from tas_keras.experiments.device_trace import format_summary, summarize, trace_fit
+
+                result["distill_trace"] = summarize(trace_fit(distiller, x_host, y_host, trace_steps, trace), trace_steps)
+                print(f"distill step, traced ({trace_steps} steps):\n{format_summary(result['distill_trace'])}", flush=True)
+        if replicas == 1 and "train_on_batch" in parts:  # the old measure, for comparison: under JAX it re-syncs every variable per call
             memory.reset()
             tob = calibrated(build_distiller(config, method, size, xla))
             record("train_on_batch", *time_calls(lambda: tob.train_on_batch(x_host, y_host), steps, warmup)[:2])
-        scratch = build_distiller(config, "scratch", size, xla)
-        timed_fit("student_step", scratch)
-    if "teacher_forward" in result:
+        if "student_step" in parts:
+            timed_fit("student_step", build_distiller(config, "scratch", size, xla))
+    if {"teacher_forward", "student_step", "distill_step"} <= result.keys():
         parts = result["teacher_forward"]["median_s"] + result["student_step"]["median_s"]
         result["overhead"] = {"median_s": result["distill_step"]["median_s"] - parts,
                               "share": 1.0 - parts / result["distill_step"]["median_s"]}
@@ -286,6 +302,10 @@ def _main(argv):
     problem = configure_devices(max(args.replicas))
     if problem:
         raise InputError(problem)
+    if args.trace and os.environ.get("KERAS_BACKEND", "tensorflow") != "jax":
+        raise InputError(f"--trace reads the JAX profiler; run with KERAS_BACKEND=jax (this is {os.environ.get('KERAS_BACKEND', 'tensorflow')}).")
+    if args.trace and "distill_step" not in args.parts:
+        raise InputError(f"--trace traces the distill step; --parts {' '.join(args.parts)} leaves it out.")
     import keras
 
     from tas_keras.training.config import load_config
@@ -304,7 +324,8 @@ def _main(argv):
     distiller = None
     for replicas in args.replicas:
         for xla in modes:
-            result, distiller = measure(config, method, size, args.batch_size, xla, args.steps, args.warmup, replicas, memory)
+            result, distiller = measure(config, method, size, args.batch_size, xla, args.steps, args.warmup, replicas, memory,
+                                        args.parts, args.trace, args.trace_steps)
             report["runs"].append(result)
     report["gflops_per_batch"] = {
         "teacher_forward": forward_gflops(distiller.teacher, args.batch_size, distiller.teacher_size),
@@ -332,7 +353,7 @@ def print_table(report):
     flops = report["gflops_per_batch"]
     print(f"\n{report['teacher']} -> {report['student']}, method {report['method']}, {report['image_size']}x{report['image_size']}, "
           f"batch {report['batch_size']}, backend {report['backend']}, {report['precision']}, {report['cpu_count']} CPUs, devices {report['devices']}")
-    gpu = any(r[p].get("device_peak_mib") for r in report["runs"] for p in ("student_step", "distill_step"))
+    gpu = any(r[p].get("device_peak_mib") for r in report["runs"] for p in PARTS if p in r)
     print(f"{'repl':<5}{'xla':<5}{'part':<17}{'ms/step':>9}{'img/s':>9}{'compile s':>11}{'host MiB':>10}"
           + (f"{'dev MiB':>9}" if gpu else "") + f"{'traces':>8}")
     for run in report["runs"]:
@@ -350,7 +371,7 @@ def print_table(report):
             print(f"{head}{'overhead':<17}{1000 * o['median_s']:>9.1f}  ({100 * o['share']:.0f}% of the step)")
     peak = report["matmul_peak"]
     print(f"matmul ceiling: {peak['gflops']:.0f} GFLOP/s ({peak['size']}x{peak['size']} {peak['dtype']} matmul, best of 5)")
-    if flops["teacher_forward"] is not None:
+    if flops["teacher_forward"] is not None and all("distill_step" in r for r in report["runs"]):
         best = min(r["distill_step"]["median_s"] for r in report["runs"])
         achieved = flops["distill_step"] / best
         print(f"GFLOP per batch: teacher forward {flops['teacher_forward']:.2f}, student forward {flops['student_forward']:.2f}, "

@@ -1,18 +1,68 @@
 #!/usr/bin/env bash
-# The GPU measurement of the CIFAR-100 recipe's step: convnext_mlp (ConvNeXt-T -> ResMLP-S12) at 224x224,
-# TAS, XLA off / on x float32 / mixed precision, plus KD for reference. Writes JSON files to $OUT (default
-# ./gpu_bench) and prints the tables; one run fits a 15-minute GPU slot.
-#   bash tools/gpu_benchmark.sh            # batch 128 (the recipe's), 20 timed steps per part
+# The GPU measurement of issue 17, side by side in one run on one card: tas_keras on JAX (the GPU machines
+# we reach have no TensorFlow; Keras alone is enough) against PyTorch + timm, eager and torch.compile, on
+# convnext_mlp (ConvNeXt-T -> ResMLP-S12) at 224x224, batch 128, bf16:
+#   kd            our KD step (fit-style), teacher forward, student step; the KD step traced (jax.profiler):
+#                 device time by kernel kind and the share of the step the GPU is busy
+#   peak          the card's bf16 matmul rate (8192^3), the ceiling for achieved TFLOP/s
+#   timm_eager / timm_compile   tools/timm_reference.py: the same KD step in PyTorch + timm
+#   fbt / tas     the published TAS formulation (fbt) and the branch assistant (tas), distill step only
+#   kd_lhs        the KD step with XLA's latency-hiding scheduler on (a lever to try)
+# Parts that no longer fit in BUDGET seconds are skipped (and say so). Everything lands in $OUT
+# (default ./gpu_bench): run.log, results.json (every part's JSON) and kd.xplane.pb.gz (the raw trace;
+# python tools/trace_summary.py kd.xplane.pb.gz --steps 3 summarises it again anywhere JAX is installed).
+#   bash tools/gpu_benchmark.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_bench}
 BATCH=${BATCH:-128}
 STEPS=${STEPS:-20}
+BUDGET=${BUDGET:-540}
+PYTHON=${PYTHON:-python3}
+PEAK_SIZE=${PEAK_SIZE:-8192}
+PAIR_ARGS=${PAIR_ARGS:-}  # e.g. "--profile small" with TIMM_ARGS="--image-size 32" for a quick CPU rehearsal
+TIMM_ARGS=${TIMM_ARGS:-}
+export KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
-for precision in float32 mixed_bfloat16 mixed_float16; do
-    python tools/benchmark.py --pair convnext_mlp --method tas --batch-size "$BATCH" --steps "$STEPS" --warmup 3 \
-        --xla both --set precision=$precision --json "$OUT/tas_$precision.json" 2>&1 | grep -v -E "^(I|W|E)0000" | tail -12
-done
-python tools/benchmark.py --pair convnext_mlp --method kd --batch-size "$BATCH" --steps "$STEPS" --warmup 3 \
-    --xla on --set precision=mixed_bfloat16 --json "$OUT/kd_mixed_bfloat16.json" 2>&1 | grep -v -E "^(I|W|E)0000" | tail -8
+WORK=$(mktemp -d)
+start=$SECONDS
+exec > >(tee "$OUT/run.log") 2>&1
+
+part() {  # part NAME SECONDS_NEEDED COMMAND...: runs COMMAND when it still fits in BUDGET
+    local name=$1 need=$2
+    shift 2
+    local left=$((BUDGET - (SECONDS - start)))
+    if ((left < need)); then
+        echo "== $name: skipped ($left s left, needs about $need)"
+        return
+    fi
+    echo "== $name (at $((SECONDS - start)) s)"
+    timeout "$left" "$@" 2>&1 | grep -v -E "^(I|W|E)0000|^WARNING: All log"
+    echo "== $name: exit ${PIPESTATUS[0]} after $((SECONDS - start)) s"
+}
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+$PYTHON -c "import jax, keras; print('jax', jax.__version__, 'keras', keras.__version__, jax.devices())"
+BENCH=($PYTHON tools/benchmark.py --pair convnext_mlp $PAIR_ARGS --batch-size "$BATCH" --steps "$STEPS" --warmup 3 --set precision=mixed_bfloat16)
+TIMM=($PYTHON tools/timm_reference.py --batch-size "$BATCH" --steps "$STEPS" --classes 10 $TIMM_ARGS)
+part kd 150 "${BENCH[@]}" --method kd --parts teacher_forward student_step distill_step --trace "$WORK/trace" --json "$WORK/kd.json"
+part peak 30 $PYTHON -c "from tas_keras.experiments.timing import matmul_peak_gflops as p; import json; \
+json.dump({'size': $PEAK_SIZE, 'dtype': 'bfloat16', 'gflops': p($PEAK_SIZE, 'bfloat16')}, open('$WORK/peak.json', 'w')); print(open('$WORK/peak.json').read())"
+part timm_eager 40 "${TIMM[@]}" --json "$WORK/timm_eager.json"
+part timm_compile 150 "${TIMM[@]}" --compile --json "$WORK/timm_compile.json"
+part fbt 80 "${BENCH[@]}" --method fbt --parts distill_step --json "$WORK/fbt.json"
+part tas 80 "${BENCH[@]}" --method tas --parts distill_step --json "$WORK/tas.json"
+XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_latency_hiding_scheduler=true" \
+    part kd_lhs 80 "${BENCH[@]}" --method kd --parts distill_step --json "$WORK/kd_lhs.json"
+
+$PYTHON - "$WORK" "$OUT" <<'EOF'
+import gzip, json, pathlib, sys
+work, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+results = {p.stem: json.loads(p.read_text()) for p in sorted(work.glob("*.json"))}
+(out / "results.json").write_text(json.dumps(results, indent=1))
+traces = sorted(work.glob("trace/**/*.xplane.pb"))
+if traces:
+    (out / "kd.xplane.pb.gz").write_bytes(gzip.compress(traces[-1].read_bytes()))
+print("parts with results:", ", ".join(results) or "none")
+EOF
+echo "total $((SECONDS - start)) s"

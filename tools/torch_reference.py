@@ -249,14 +249,18 @@ class Steps:
 
 
 def time_calls(fn, steps, warmup):
-    for _ in range(warmup + 1):
+    """(seconds of the first call, median seconds per call over `steps` calls after `warmup` more)."""
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    for _ in range(warmup):
         fn()
     times = []
     for _ in range(steps):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return first, statistics.median(times)
 
 
 def main(argv=None):
@@ -281,7 +285,7 @@ def main(argv=None):
                  "kd_step": lambda: steps.kd_step(xs, y), "tas_step": lambda: steps.tas_step(xs, y)}
         for name in parts:
             fn = calls[name]
-            median = time_calls(fn, args.steps, args.warmup)
+            _, median = time_calls(fn, args.steps, args.warmup)
             run[name] = {"median_s": median, "images_per_s": batch / median}
         run["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         report["runs"].append(run)
@@ -292,10 +296,14 @@ def main(argv=None):
         for part in parts:
             print(f"{'channels_last' if run['channels_last'] else 'NCHW':<15}{part:<17}{1000 * run[part]['median_s']:>9.1f}{run[part]['images_per_s']:>9.0f}")
     print(f"parameters: teacher {report['runs'][0]['params']['teacher']:,}, student {report['runs'][0]['params']['student']:,}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+    write_json(args.json, report)
     return 0
+
+
+def write_json(path, report):
+    if path:
+        with open(path, "w") as f:
+            json.dump(report, f, indent=2)
 
 
 if __name__ == "__main__":

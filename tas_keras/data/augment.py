@@ -4,25 +4,10 @@ Per-image ops run in tf.data.map on uint8-range float images (value range 0..255
 on whole batches (uint8 pixels, blended as float32 0..255) and turn integer labels into soft one-hot labels.
 """
 
-from dataclasses import dataclass
-
 import keras
 import tensorflow as tf
 
-
-@dataclass
-class AugmentConfig:
-    """Every augmentation is off at 0 / False."""
-
-    random_crop_padding: int = 0  # pad by this many pixels, then crop back (CIFAR-style)
-    random_resized_crop: bool = False  # scale (0.08, 1), ratio (3/4, 4/3), as in ImageNet training
-    horizontal_flip: bool = False
-    rand_augment_magnitude: float = 0.0  # RandAugment magnitude on timm's 0..10 scale (m9 -> 9)
-    rand_augment_ops: int = 2
-    color_jitter: float = 0.0  # brightness / contrast / saturation factor
-    random_erasing: float = 0.0  # probability
-    mixup_alpha: float = 0.0
-    cutmix_alpha: float = 0.0
+from tas_keras.data.augment_config import AugmentConfig
 
 
 def random_resized_crop(image, size, seed, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):

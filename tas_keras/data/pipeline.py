@@ -16,12 +16,9 @@ import tensorflow as tf
 
 from tas_keras.data import sources
 from tas_keras.data.augment import AugmentConfig, BatchMixer, ImageAugmenter
+from tas_keras.data.sources import DATASETS, FOLDER_PREFIX, OFFLINE_DATASETS, check_dataset_name, normalization  # noqa: F401  (re-exported)
 from tas_keras.errors import InputError
 from tas_keras.pixels import pixel_scale
-
-OFFLINE_DATASETS = ("digits", "fashion_mnist")
-DATASETS = OFFLINE_DATASETS + tuple(k for k in sources.TFDS_DATASETS if k not in OFFLINE_DATASETS)
-FOLDER_PREFIX = "folder:"
 
 
 @dataclass
@@ -32,11 +29,6 @@ class DatasetInfo:
     num_examples: int  # after subsetting; -1 when unknown (streamed tfds data)
     batches: int  # batches per epoch; -1 when unknown
     normalization: tuple  # (mean, std) per channel, 0..1 scale
-
-
-def check_dataset_name(name):
-    if name not in DATASETS and not name.startswith(FOLDER_PREFIX):
-        raise InputError(f"Unknown dataset {name!r}; valid: {', '.join(DATASETS)}, or '{FOLDER_PREFIX}/path/to/root'.")
 
 
 def stratified_subset(labels, count, seed=0):
@@ -74,10 +66,6 @@ def _source(name, split, data_dir, download, image_size):
     else:
         return (*sources.tfds_dataset(name, split, data_dir, download), None)
     return (x, y), int(y.max()) + 1, len(y), y  # both offline sets hold every class in each split
-
-
-def normalization(name):
-    return sources.NORMALIZATION.get(name, sources.IMAGENET_NORMALIZATION)
 
 
 def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, data_dir=None, download=False, subset=None, shuffle=None,

@@ -32,6 +32,20 @@ NORMALIZATION = {
 }
 IMAGENET_NORMALIZATION = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
+OFFLINE_DATASETS = ("digits", "fashion_mnist")
+DATASETS = OFFLINE_DATASETS + tuple(k for k in TFDS_DATASETS if k not in OFFLINE_DATASETS)
+FOLDER_PREFIX = "folder:"
+
+
+def check_dataset_name(name):
+    if name not in DATASETS and not name.startswith(FOLDER_PREFIX):
+        raise InputError(f"Unknown dataset {name!r}; valid: {', '.join(DATASETS)}, or '{FOLDER_PREFIX}/path/to/root'.")
+
+
+def normalization(name):
+    """(mean, std) of a dataset's pixels on [0, 1]; ImageNet's for datasets without their own."""
+    return NORMALIZATION.get(name, IMAGENET_NORMALIZATION)
+
 
 class DatasetUnavailable(InputError):
     """The dataset is not on this machine; the message says how to get it."""

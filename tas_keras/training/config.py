@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from tas_keras.atomic import atomic_text
-from tas_keras.data.augment import AugmentConfig
+from tas_keras.data.augment_config import AugmentConfig
 from tas_keras.errors import InputError
 
 CONFIG_PACKAGE = "tas_keras.configs"  # the top-level configs/ folder, shipped as package data (pyproject.toml)

@@ -32,3 +32,33 @@ def test_benchmark_reports_the_step_breakdown(tmp_path):
     assert flops["distill_step"] > flops["teacher_forward"] + flops["student_forward"]  # backward + assistants counted
     assert report["input_pipeline_images_per_s"] > 0
     assert "distill_step" in proc.stdout and "overhead" in proc.stdout and "% of the ceiling" in proc.stdout
+
+
+def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_step(tmp_path):
+    """As on the GPU machines we measure on (JAX, no TensorFlow): --parts and --trace work there."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text('import sys\nsys.modules["tensorflow"] = None  # import tensorflow fails\n')
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--pair", "convnext_mlp", "--profile", "small", "--method", "kd",
+         "--batch-size", "8", "--steps", "2", "--warmup", "0", "--parts", "distill_step", "--trace", str(tmp_path / "trace"),
+         "--trace-steps", "2", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = json.loads(out.read_text())["runs"]
+    assert set(run) >= {"distill_step", "distill_trace"} and not {"teacher_forward", "student_step", "train_on_batch"} & set(run)
+    trace = run["distill_trace"]
+    assert 0 < trace["busy_ms"] <= trace["window_ms"] and trace["by_kind"]["matmul"] > 0 and trace["top"]
+    assert "device time per step" in proc.stdout
+
+
+def test_trace_kinds_and_busy_time():
+    from tas_keras.experiments.device_trace import _busy_ns, kind_of
+
+    assert kind_of("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64") == "matmul"
+    assert kind_of("cudnn_infer_depthwise_conv") == "convolution" and kind_of("add_convert_fusion.23") == "elementwise fusion"
+    assert kind_of("input_reduce_fusion_3") == "reduction" and kind_of("transpose_copy.4") == "copy / transpose"
+    assert _busy_ns([(0, 10), (5, 12), (20, 25)]) == 17  # overlapping kernels count once

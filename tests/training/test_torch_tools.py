@@ -1,0 +1,63 @@
+"""tools/torch_reference.py and tools/timm_reference.py (the PyTorch peers of the speed comparison) run and
+report every part. timm is not a dependency here: a stand-in `timm` builds torch_reference's models."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+FAKE_TIMM = '''
+import sys
+import torch
+sys.path.insert(0, {tools!r})
+import torch_reference
+__version__ = "stand-in"
+
+class Logits(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        out = self.model(x)
+        return out["logits"] if isinstance(out, dict) else out
+
+def create_model(name, num_classes, img_size=224):
+    if name.startswith("convnext"):
+        return Logits(torch_reference.ConvNeXt(num_classes=num_classes))
+    return Logits(torch_reference.ResMLP(image_size=img_size, num_classes=num_classes))
+'''
+
+
+def run_tool(args, env=None):
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600, cwd=ROOT,
+                          env={**os.environ, "CUDA_VISIBLE_DEVICES": "", **(env or {})})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_torch_reference_reports_each_part(tmp_path):
+    out = tmp_path / "ref.json"
+    run_tool(["tools/torch_reference.py", "--batch-size", "4", "--steps", "1", "--warmup", "0", "--json", str(out)])
+    report = json.loads(out.read_text())
+    for run in report["runs"]:
+        for part in ("teacher_forward", "student_step", "kd_step", "tas_step"):
+            assert run[part]["median_s"] > 0
+
+
+def test_timm_reference_times_the_kd_step_from_the_device_and_from_host_uint8(tmp_path):
+    (tmp_path / "timm.py").write_text(FAKE_TIMM.format(tools=str(ROOT / "tools")))
+    out = tmp_path / "timm.json"
+    stdout = run_tool(["tools/timm_reference.py", "--image-size", "32", "--batch-size", "4", "--steps", "1", "--warmup", "0",
+                       "--precision", "fp32", "--json", str(out)], env={"PYTHONPATH": str(tmp_path)})
+    result = json.loads(out.read_text())
+    assert result["timm"] == "stand-in" and result["image_size"] == 32 and result["compile"] is False
+    for part in ("teacher_forward", "student_step", "kd", "kd_host_uint8"):
+        assert result[part]["ms"] > 0 and result[part]["images_per_s"] > 0
+    assert "RESULT " in stdout
