@@ -59,6 +59,7 @@ def parse_args(argv):
     p.add_argument("--trace", metavar="DIR", help="JAX: trace --trace-steps fit() steps of the distill step with jax.profiler into "
                    "DIR and print where the device spent them (kernels by kind, busy share)")
     p.add_argument("--trace-steps", type=int, default=3)
+    p.add_argument("--steps-per-execution", type=int, default=1, help="steps per compiled call (Keras compile()); fewer host round trips")
     p.add_argument("--json", help="write the results to this JSON file")
     return p.parse_args(argv)
 
@@ -194,7 +195,7 @@ def step_gflops(distiller, batch):
     return tf.compat.v1.profiler.profile(graph=fn.graph, options=opts).total_float_ops / 1e9
 
 
-def build_distiller(config, method, size, xla):
+def build_distiller(config, method, size, xla, steps_per_execution=1):
     """The config's pair at `size` with `method` (its options only when it is the config's method)."""
     import dataclasses
 
@@ -209,11 +210,12 @@ def build_distiller(config, method, size, xla):
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, image_size=size), distiller=DistillerConfig(method, options))
     distiller = build.build_distiller(config, build.build_teacher(config, 10), build.build_student(config, 10), xla=xla,
                                       pixel_normalization=normalization(config.data.dataset))
-    distiller.compile(optimizer=keras.optimizers.AdamW(1e-4))
+    distiller.compile(optimizer=keras.optimizers.AdamW(1e-4), steps_per_execution=steps_per_execution)
     return distiller
 
 
-def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, parts=PARTS, trace=None, trace_steps=3, epochs=3):
+def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, parts=PARTS, trace=None, trace_steps=3, epochs=3,
+            steps_per_execution=1):
     import keras
     import numpy as np
 
@@ -255,7 +257,7 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
         record(name, compile_s, median, {"traces": None if eager else distiller.trace_count - probe.after_first})
 
     with replica_scope(replicas):
-        distiller = build_distiller(config, method, size, xla)
+        distiller = build_distiller(config, method, size, xla, steps_per_execution)
         if replicas == 1 and "teacher_forward" in parts:
             x = distiller.model_inputs(keras.ops.convert_to_tensor(x_host))
             teacher_fn = compiled(lambda images: distiller.teacher(images, training=False), xla)
@@ -273,7 +275,7 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
             tob = calibrated(build_distiller(config, method, size, xla))
             record("train_on_batch", *time_calls(lambda: tob.train_on_batch(x_host, y_host), steps, warmup)[:2])
         if "student_step" in parts:
-            timed_fit("student_step", build_distiller(config, "scratch", size, xla))
+            timed_fit("student_step", build_distiller(config, "scratch", size, xla, steps_per_execution))
     if {"teacher_forward", "student_step", "distill_step"} <= result.keys():
         parts = result["teacher_forward"]["median_s"] + result["student_step"]["median_s"]
         result["overhead"] = {"median_s": result["distill_step"]["median_s"] - parts,
@@ -304,6 +306,10 @@ def _main(argv):
         raise InputError(problem)
     if args.trace and os.environ.get("KERAS_BACKEND", "tensorflow") != "jax":
         raise InputError(f"--trace reads the JAX profiler; run with KERAS_BACKEND=jax (this is {os.environ.get('KERAS_BACKEND', 'tensorflow')}).")
+    spe = args.steps_per_execution
+    if spe < 1 or args.steps % spe or (args.trace and args.trace_steps % spe):
+        raise InputError(f"--steps-per-execution must be >= 1 and divide --steps (and --trace-steps with --trace); got "
+                         f"{spe} for --steps {args.steps}, --trace-steps {args.trace_steps}.")
     if args.trace and "distill_step" not in args.parts:
         raise InputError(f"--trace traces the distill step; --parts {' '.join(args.parts)} leaves it out.")
     import keras
@@ -318,6 +324,7 @@ def _main(argv):
     if keras.backend.backend() != "tensorflow":
         modes = [False]  # XLA on/off is a TensorFlow-step switch; JAX always jits, torch runs eagerly
     report = {"pair": config.pair, "profile": args.profile, "method": method, "image_size": size, "batch_size": args.batch_size,
+              "steps_per_execution": args.steps_per_execution,
               "backend": keras.backend.backend(), "precision": config.precision, "teacher": config.teacher.name, "student": config.student.name,
               "cpu_count": os.cpu_count(), "devices": list_devices(), "runs": []}
     memory = DeviceMemory()
@@ -325,7 +332,7 @@ def _main(argv):
     for replicas in args.replicas:
         for xla in modes:
             result, distiller = measure(config, method, size, args.batch_size, xla, args.steps, args.warmup, replicas, memory,
-                                        args.parts, args.trace, args.trace_steps)
+                                        args.parts, args.trace, args.trace_steps, steps_per_execution=args.steps_per_execution)
             report["runs"].append(result)
     report["gflops_per_batch"] = {
         "teacher_forward": forward_gflops(distiller.teacher, args.batch_size, distiller.teacher_size),

@@ -8,6 +8,7 @@
 #   timm_eager / timm_compile   tools/timm_reference.py: the same KD step in PyTorch + timm
 #   fbt / tas     the published TAS formulation (fbt) and the branch assistant (tas), distill step only
 #   kd_lhs        the KD step with XLA's latency-hiding scheduler on (a lever to try)
+#   kd_spe4       the KD step with 4 steps per compiled call (fewer host round trips; a lever to try)
 # Parts that no longer fit in BUDGET seconds are skipped (and say so). Everything lands in $OUT
 # (default ./gpu_bench): run.log, results.json (every part's JSON) and kd.xplane.pb.gz (the raw trace;
 # python tools/trace_summary.py kd.xplane.pb.gz --steps 3 summarises it again anywhere JAX is installed).
@@ -54,6 +55,7 @@ part fbt 80 "${BENCH[@]}" --method fbt --parts distill_step --json "$WORK/fbt.js
 part tas 80 "${BENCH[@]}" --method tas --parts distill_step --json "$WORK/tas.json"
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_latency_hiding_scheduler=true" \
     part kd_lhs 80 "${BENCH[@]}" --method kd --parts distill_step --json "$WORK/kd_lhs.json"
+part kd_spe4 80 "${BENCH[@]}" --method kd --parts distill_step --steps-per-execution 4 --json "$WORK/kd_spe4.json"
 
 $PYTHON - "$WORK" "$OUT" <<'EOF'
 import gzip, json, pathlib, sys

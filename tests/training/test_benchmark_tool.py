@@ -43,12 +43,14 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--pair", "convnext_mlp", "--profile", "small", "--method", "kd",
          "--batch-size", "8", "--steps", "2", "--warmup", "0", "--parts", "distill_step", "--trace", str(tmp_path / "trace"),
-         "--trace-steps", "2", "--json", str(out)],
+         "--trace-steps", "2", "--steps-per-execution", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
         env={**os.environ, "KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (run,) = json.loads(out.read_text())["runs"]
+    report = json.loads(out.read_text())
+    (run,) = report["runs"]
+    assert report["steps_per_execution"] == 2
     assert set(run) >= {"distill_step", "distill_trace"} and not {"teacher_forward", "student_step", "train_on_batch"} & set(run)
     trace = run["distill_trace"]
     assert 0 < trace["busy_ms"] <= trace["window_ms"] and trace["by_kind"]["matmul"] > 0 and trace["top"]
