@@ -22,7 +22,7 @@ def aggregate(records):
             values = cell["values"]
             cell["n"] = len(values)
             cell["mean"] = statistics.fmean(values)
-            cell["std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            cell["std"] = statistics.stdev(values) if len(values) > 1 else None  # one seed has no spread to report
             train = cell["train_values"]
             cell["train_mean"] = statistics.fmean(train) if train and None not in train else None
             if scratch:
@@ -48,11 +48,11 @@ def markdown_table(table, variants, title="student top-1 (%)", floor=None):
             if cell is None:
                 cells.append("")
                 continue
-            text = f"{cell['mean']:.2f} ± {cell['std']:.2f}"
+            text = f"{cell['mean']:.2f}" + ("" if cell["std"] is None else f" ± {cell['std']:.2f}")
             if "gain_over_scratch" in cell and variant != "scratch":
                 text += f" ({cell['gain_over_scratch']:+.2f})"
-            if cell["n"] < most:
-                text += f" [n={cell['n']}]"  # fewer seeds than the rest of the table
+            if cell["n"] < most or cell["n"] == 1:
+                text += f" [n={cell['n']}]"  # one seed, or fewer than the rest of the table
             if cell.get("train_mean") is not None:
                 text += f"; train {cell['train_mean']:.1f}"
             cells.append(text)
@@ -110,7 +110,7 @@ def plot(table, records, main_variants, ablation_variants, path):
             if cell:
                 xs.append(j + (i - (len(variants) - 1) / 2) * width)
                 means.append(cell["mean"])
-                stds.append(cell["std"])
+                stds.append(cell["std"] or 0.0)
         lows += [m - s for m, s in zip(means, stds)]
         bars.bar(xs, means, width, yerr=stds, capsize=3, label=variant, color=colors[i % len(colors)],
                  hatch="//" if variant in ablation_variants else None)

@@ -69,6 +69,13 @@ def test_aggregate_gives_mean_sample_std_and_gain_over_scratch():
     assert "| teacher | 90.00 |" in text and "| logistic regression | 82.62 |" in text
 
 
+def test_one_seed_reports_no_spread():
+    table = aggregate([_record("scratch", 0, 0.80), _record("kd", 0, 0.85)])
+    assert table["p"]["variants"]["kd"]["std"] is None
+    text = markdown_table(table, ["scratch", "kd"])
+    assert "| kd | 85.00 (+5.00) [n=1] |" in text and "±" not in text
+
+
 def study(out, *extra):
     args = [sys.executable, str(ROOT / "tools" / "study.py"), "--pairs", "convnext_mlp", "--methods", "scratch", "kd",
             "--ablation", "convnext_mlp/kd_t2=kd:temperature=2", "--seeds", "0", "--dataset", "digits",
