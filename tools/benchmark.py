@@ -265,17 +265,21 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
             record("teacher_forward", *time_calls(lambda: keras.ops.convert_to_numpy(teacher_fn(x)[0, 0]), steps, warmup)[:2])
         if "distill_step" in parts:
             timed_fit("distill_step", distiller)
-            if trace:
-                from tas_keras.experiments.device_trace import format_summary, summarize, trace_fit
-
-                result["distill_trace"] = summarize(trace_fit(distiller, x_host, y_host, trace_steps, trace), trace_steps)
-                print(f"distill step, traced ({trace_steps} steps):\n{format_summary(result['distill_trace'])}", flush=True)
         if replicas == 1 and "train_on_batch" in parts:  # the old measure, for comparison: under JAX it re-syncs every variable per call
             memory.reset()
             tob = calibrated(build_distiller(config, method, size, xla))
             record("train_on_batch", *time_calls(lambda: tob.train_on_batch(x_host, y_host), steps, warmup)[:2])
         if "student_step" in parts:
             timed_fit("student_step", build_distiller(config, "scratch", size, xla, steps_per_execution))
+        if trace:  # last, so that a profiler problem costs no timing
+            from tas_keras.experiments.device_trace import format_summary, summarize, trace_fit
+
+            try:
+                result["distill_trace"] = summarize(trace_fit(distiller, x_host, y_host, trace_steps, trace), trace_steps)
+                print(f"distill step, traced ({trace_steps} steps):\n{format_summary(result['distill_trace'])}", flush=True)
+            except Exception as err:  # e.g. a JAX whose profiler options differ: report it, keep the timings
+                result["distill_trace"] = {"error": f"{type(err).__name__}: {err}"}
+                print(f"distill step trace failed: {result['distill_trace']['error']}", flush=True)
     if {"teacher_forward", "student_step", "distill_step"} <= result.keys():
         parts = result["teacher_forward"]["median_s"] + result["student_step"]["median_s"]
         result["overhead"] = {"median_s": result["distill_step"]["median_s"] - parts,

@@ -36,8 +36,10 @@ def trace_fit(model, x, y, steps, directory):
     from tas_keras.experiments.timing import repeating_batches
 
     options = jax.profiler.ProfileOptions()
-    options.python_tracer_level = 0  # no Python call events: kernels / XLA ops only, a small file
-    options.enable_hlo_proto = False
+    # no Python call events and no HLO protos: kernels / XLA ops only, a small file (where this JAX has the options)
+    for name, value in (("python_tracer_level", 0), ("enable_hlo_proto", False)):
+        if hasattr(options, name):
+            setattr(options, name, value)
     with jax.profiler.trace(str(directory), profiler_options=options):
         model.fit(repeating_batches(x, y), epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
     files = sorted(pathlib.Path(directory).rglob("*.xplane.pb"), key=lambda p: p.stat().st_mtime)
