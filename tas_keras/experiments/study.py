@@ -8,7 +8,8 @@ A run whose folder already holds a summary.json with the same resolved config is
 an interrupted study continues where it stopped; a folder holding a run with other settings is an
 error (nothing written before is overwritten). Several processes may run the same study command at
 once (small models leave cores idle): each run is claimed with a lock file, the others skip it and
-wait for it at the end.
+wait for it at the end; a run whose teacher another process is training is put off until the runs
+that need no waiting are done.
 """
 
 import copy
@@ -135,6 +136,15 @@ def release(folder):
     (folder / LOCK).unlink(missing_ok=True)
 
 
+def held_elsewhere(folder):
+    """True while another live process holds the lock of `folder`."""
+    try:
+        owner = (folder / LOCK).read_text().strip()
+    except FileNotFoundError:
+        return False
+    return bool(owner) and owner != f"{socket.gethostname()} {os.getpid()}" and _alive(owner)
+
+
 def read_curve(folder, column="val_acc"):
     """[(epoch (1-based), value)] of the epochs that logged `column` (tested every validation_freq epochs)."""
     path = pathlib.Path(folder, "metrics.csv")
@@ -161,7 +171,7 @@ def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(),
         raise ConfigError(f"Pair settings name pair(s) {unknown} that are not in the study's pairs {list(pairs)}.")
     configs = {key: study_config(key[0], profile, key[1], key[2], overrides, pair_overrides) for key in plan}  # all validated first
     teachers = {}
-    done, waiting = {}, []
+    done, deferred, waiting = {}, [], []
 
     def train_here(pair, folder, config, label):
         if pair not in teachers:
@@ -187,8 +197,19 @@ def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(),
         else:
             if folder.is_dir() and (folder / "config.yaml").is_file() and not _same_run(folder, config):
                 raise ConfigError(f"{folder} holds an unfinished run with other settings; pick another --output-dir or remove that folder.")
+            if pair not in teachers and _teacher_busy(config, output_dir, teacher_subset):
+                log(f"{label}: another process is training its teacher; coming back to it after the other runs.")
+                deferred.append((pair, variant, seed, folder, config, label))
+                continue
             if not claim(folder):
                 log(f"{label}: another process is running it.")
+                waiting.append((pair, variant, seed, folder, config, label))
+                continue
+            train_here(pair, folder, config, label)
+        done[folder] = _record(pair, variant, seed, folder)
+    for pair, variant, seed, folder, config, label in deferred:  # nothing else left: wait for their teachers here
+        if not (folder / "summary.json").is_file():
+            if not claim(folder):
                 waiting.append((pair, variant, seed, folder, config, label))
                 continue
             train_here(pair, folder, config, label)
@@ -203,10 +224,20 @@ def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(),
     return [done[output_dir / p / v.name / f"seed{s}"] for p, v, s in plan if output_dir / p / v.name / f"seed{s}" in done]
 
 
+def _teacher_folder(config, output_dir, teacher_subset):
+    tconfig = teacher_config(config, teacher_subset)
+    return tconfig, output_dir / "teachers" / teacher_fingerprint(tconfig)
+
+
+def _teacher_busy(config, output_dir, teacher_subset):
+    """True while another process trains this run's teacher (so this one can take other runs meanwhile)."""
+    _, folder = _teacher_folder(config, output_dir, teacher_subset)
+    return not (folder / "teacher.keras").is_file() and held_elsewhere(folder)
+
+
 def _teacher_file(config, output_dir, teacher_subset, log, poll_seconds=30):
     """The pair's teacher file: reused, or trained here, or (while another process trains it) waited for."""
-    tconfig = teacher_config(config, teacher_subset)
-    folder = output_dir / "teachers" / teacher_fingerprint(tconfig)
+    tconfig, folder = _teacher_folder(config, output_dir, teacher_subset)
     claimed = False
     while not (folder / "teacher.keras").is_file() and not (claimed := claim(folder)):
         log(f"Waiting for another process to train the teacher in {folder}.")

@@ -52,6 +52,37 @@ def test_a_run_is_claimed_by_one_live_process_at_a_time(tmp_path):
     release(folder)
 
 
+def test_runs_whose_teacher_another_process_trains_wait_until_the_other_runs_are_done(tmp_path, monkeypatch):
+    """A process does not sit idle on a teacher lock: it trains the runs of other pairs first."""
+    import os
+    import socket
+
+    from tas_keras.experiments import study
+
+    output = tmp_path / "study"
+    variants = [Variant.parse("scratch")]
+    busy_config = study_config("convnext_mlp", "small", variants[0], 0, [])
+    _, busy_teacher = study._teacher_folder(busy_config, output, None)
+    busy_teacher.mkdir(parents=True)
+    (busy_teacher / LOCK).write_text(f"{socket.gethostname()} {os.getppid()}")  # a live process trains this teacher
+    order = []
+
+    def fake_run(config, folder, teacher_file, log):
+        order.append(folder.relative_to(output).parts[0])
+        (folder / "summary.json").write_text("{}")
+        if len(order) == 1:  # the other process finishes the teacher meanwhile
+            (busy_teacher / "teacher.keras").write_text("")
+            release(busy_teacher)
+
+    monkeypatch.setattr(study, "run", fake_run)
+    monkeypatch.setattr(study, "_teacher_file", lambda config, *a, **k: "teacher.keras")
+    monkeypatch.setattr(study, "_same_run", lambda folder, config: True)
+    monkeypatch.setattr(study, "_record", lambda pair, variant, seed, folder: {"pair": pair})
+    records = run_study(["convnext_mlp", "mixer_resnet"], variants, [0], output, log=lambda *a: None, poll_seconds=0.01)
+    assert order == ["mixer_resnet", "convnext_mlp"] and [r["pair"] for r in records] == ["convnext_mlp", "mixer_resnet"]
+    assert study.held_elsewhere(busy_teacher) is False and not study._teacher_busy(busy_config, output, None)
+
+
 def _record(variant, seed, top1, train_top1=None):
     return {"pair": "p", "variant": variant, "method": variant, "options": {}, "seed": seed, "teacher_model": "t",
             "student_model": "s", "teacher_top1": 0.9, "student_top1": top1, "student_train_top1": train_top1}
