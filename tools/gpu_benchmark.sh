@@ -5,7 +5,8 @@
 #   kd            our KD step (fit-style), teacher forward, student step; the KD step traced (jax.profiler):
 #                 device time by kernel kind and the share of the step the GPU is busy
 #   peak          the card's bf16 matmul rate (8192^3), the ceiling for achieved TFLOP/s
-#   timm_eager / timm_compile   tools/timm_reference.py: the same KD step in PyTorch + timm
+#   timm_eager / timm_compile   tools/timm_reference.py: the same KD step in PyTorch + timm (the compiled
+#                 one's kernels profiled, to set beside our trace)
 #   fbt / tas     the published TAS formulation (fbt) and the branch assistant (tas), distill step only
 #   kd_lhs        the KD step with XLA's latency-hiding scheduler on (a lever to try)
 #   kd_spe4       the KD step with 4 steps per compiled call (fewer host round trips; a lever to try)
@@ -51,7 +52,7 @@ part kd 150 "${BENCH[@]}" --method kd --parts teacher_forward student_step disti
 part peak 30 $PYTHON -c "from tas_keras.experiments.timing import matmul_peak_gflops as p; import json; \
 json.dump({'size': $PEAK_SIZE, 'dtype': 'bfloat16', 'gflops': p($PEAK_SIZE, 'bfloat16')}, open('$WORK/peak.json', 'w')); print(open('$WORK/peak.json').read())"
 part timm_eager 40 "${TIMM[@]}" --json "$WORK/timm_eager.json"
-part timm_compile 150 "${TIMM[@]}" --compile --json "$WORK/timm_compile.json"
+part timm_compile 150 "${TIMM[@]}" --compile --profile-steps 3 --json "$WORK/timm_compile.json"
 part fbt 80 "${BENCH[@]}" --method fbt --parts distill_step --json "$WORK/fbt.json"
 part tas 80 "${BENCH[@]}" --method tas --parts distill_step --json "$WORK/tas.json"
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_latency_hiding_scheduler=true" \

@@ -7,7 +7,8 @@ ConvNeXt-T teacher (frozen, eval mode) -> ResMLP-S12 student at 224x224, 100 cla
 precision=mixed_bfloat16` runs with tas_keras. Parts, each the median over --steps after --warmup calls:
 teacher forward, the student's own step (CE) and the KD step on a batch already on the device, and the KD
 step fed as tas_keras training is fed: a uint8 batch from (pinned) host memory, copied and normalised
-in the step (`kd_host_uint8`). Prints a table and one line `RESULT {json}`.
+in the step (`kd_host_uint8`). --profile-steps N adds the KD step's kernels by device time (torch.profiler),
+to set beside `tools/benchmark.py --trace` on the same card. Prints a table and one line `RESULT {json}`.
 """
 
 import argparse
@@ -31,6 +32,7 @@ def parse_args(argv):
     p.add_argument("--compile", action="store_true", help="torch.compile teacher and student")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--profile-steps", type=int, default=0, help="profile this many KD steps (torch.profiler): kernels by device time")
     p.add_argument("--json", help="write the results to this JSON file")
     return p.parse_args(argv)
 
@@ -43,6 +45,25 @@ def kd_loss(teacher_logits, student_logits, t=4.0):
 def timed(fn, steps, warmup, batch):
     first, median = time_calls(fn, steps, warmup)
     return {"ms": 1000 * median, "images_per_s": batch / median, "compile_s": max(0.0, first - median)}
+
+
+def profile_kernels(fn, steps, cuda, top=40):
+    """Per-step device time (ms) and calls of the kernels (GPU) or operators (CPU) `steps` calls of fn run."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            fn()
+    rows = []
+    for e in prof.key_averages():
+        if cuda and e.device_type != torch.autograd.DeviceType.CUDA:
+            continue
+        us = (getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0)) if cuda else e.self_cpu_time_total
+        if us > 0:
+            rows.append((e.key, us / 1000 / steps, e.count // steps))
+    rows.sort(key=lambda r: -r[1])
+    return {"steps": steps, "busy_ms": sum(r[1] for r in rows), "top": rows[:top]}
 
 
 def main(argv=None):
@@ -118,6 +139,11 @@ def main(argv=None):
     for name in ("teacher_forward", "student_step", "kd", "kd_host_uint8"):
         r = result[name]
         print(f"  {name:<16}{r['ms']:>9.1f} ms{r['images_per_s']:>9.0f} img/s   compile {r['compile_s']:.1f} s")
+    if a.profile_steps:
+        result["kd_profile"] = profile_kernels(kd_step, a.profile_steps, device == "cuda")
+        print(f"  KD step profiled ({a.profile_steps} steps): {result['kd_profile']['busy_ms']:.2f} ms of kernel time per step")
+        for name, ms, calls in result["kd_profile"]["top"][:25]:
+            print(f"    {name[:70]:<72}{ms:>8.3f} ms{calls:>6}")
     print("RESULT " + json.dumps(result), flush=True)
     write_json(a.json, result)
     return 0

@@ -55,9 +55,11 @@ def test_timm_reference_times_the_kd_step_from_the_device_and_from_host_uint8(tm
     (tmp_path / "timm.py").write_text(FAKE_TIMM.format(tools=str(ROOT / "tools")))
     out = tmp_path / "timm.json"
     stdout = run_tool(["tools/timm_reference.py", "--image-size", "32", "--batch-size", "4", "--steps", "1", "--warmup", "0",
-                       "--precision", "fp32", "--json", str(out)], env={"PYTHONPATH": str(tmp_path)})
+                       "--precision", "fp32", "--profile-steps", "1", "--json", str(out)], env={"PYTHONPATH": str(tmp_path)})
     result = json.loads(out.read_text())
     assert result["timm"] == "stand-in" and result["image_size"] == 32 and result["compile"] is False
     for part in ("teacher_forward", "student_step", "kd", "kd_host_uint8"):
         assert result[part]["ms"] > 0 and result[part]["images_per_s"] > 0
+    profile = result["kd_profile"]
+    assert profile["busy_ms"] > 0 and profile["top"] and all(ms > 0 for _, ms, _ in profile["top"])
     assert "RESULT " in stdout
