@@ -344,3 +344,20 @@ def test_mixed_precision_fits_with_float32_losses(policy):
             assert isinstance(distiller.optimizer, keras.optimizers.LossScaleOptimizer)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("method", ["fbt", "tas", "rsd", "crd", "ofa"])
+def test_every_layer_of_a_method_follows_the_mixed_policy(method):
+    """Assistants, fused models, projectors and heads compute in bfloat16 under mixed_bfloat16 (none is
+    pinned to float32, which would cost speed on GPUs); the losses stay float32 (test above)."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        distiller = Distiller(tiny("cnn"), tiny("mlp"), method=method)
+        x, y = tiny_data(4)
+        distiller.compute_losses(x, y, distiller.teacher_targets(x), training=True)  # builds every module
+        weighted = [layer for layer in distiller._flatten_layers(include_self=False) if layer.weights]
+        models = {id(layer) for model in (distiller.teacher, distiller.student) for layer in model._flatten_layers()}
+        assert any(id(layer) not in models for layer in weighted)  # the method's own layers are among them
+        assert {layer.name: layer.compute_dtype for layer in weighted if layer.compute_dtype != "bfloat16"} == {}
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
