@@ -346,6 +346,7 @@ def test_mixed_precision_fits_with_float32_losses(policy):
         keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.mark.heavy  # dtype policies are set when layers are built, the same on every backend: the TF run covers it
 @pytest.mark.parametrize("method", ["fbt", "tas", "rsd", "crd", "ofa"])
 def test_every_layer_of_a_method_follows_the_mixed_policy(method):
     """Assistants, fused models, projectors and heads compute in bfloat16 under mixed_bfloat16 (none is
