@@ -17,7 +17,7 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from torch_reference import time_calls, write_json  # the same timing as our plain-PyTorch reference (tools/)
+from torch_reference import kd_loss, time_calls, write_json  # the same loss and timing as our plain-PyTorch reference (tools/)
 
 
 def parse_args(argv):
@@ -35,11 +35,6 @@ def parse_args(argv):
     p.add_argument("--profile-steps", type=int, default=0, help="profile this many KD steps (torch.profiler): kernels by device time")
     p.add_argument("--json", help="write the results to this JSON file")
     return p.parse_args(argv)
-
-
-def kd_loss(teacher_logits, student_logits, t=4.0):
-    return F.kl_div(F.log_softmax(student_logits.float() / t, 1), F.softmax(teacher_logits.float() / t, 1),
-                    reduction="batchmean") * t * t
 
 
 def timed(fn, steps, warmup, batch):
@@ -113,7 +108,7 @@ def main(argv=None):
         optimizer.zero_grad(set_to_none=True)
         with autocast:
             student_logits = run_student(images)
-        loss = F.cross_entropy(student_logits.float(), y) + kd_loss(teacher_logits, student_logits)
+        loss = F.cross_entropy(student_logits.float(), y) + kd_loss(teacher_logits.float(), student_logits.float())
         loss.backward()
         optimizer.step()
         sync()

@@ -15,8 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from tas_keras.data import sources
-from tas_keras.data.augment import AugmentConfig, BatchMixer, ImageAugmenter
-from tas_keras.data.sources import DATASETS, FOLDER_PREFIX, OFFLINE_DATASETS, check_dataset_name, normalization  # noqa: F401  (re-exported)
+from tas_keras.data.augment import BatchMixer, ImageAugmenter
+from tas_keras.data.sources import FOLDER_PREFIX, OFFLINE_DATASETS, check_dataset_name, normalization
 from tas_keras.errors import InputError
 from tas_keras.pixels import pixel_scale
 
@@ -131,4 +131,4 @@ def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, dat
     return ds.prefetch(tf.data.AUTOTUNE), DatasetInfo(name, split, num_classes, count, batches, mean_std)
 
 
-__all__ = ["AugmentConfig", "DATASETS", "DatasetInfo", "build_dataset", "check_dataset_name", "offline_arrays", "stratified_subset"]
+__all__ = ["DatasetInfo", "build_dataset", "offline_arrays", "stratified_subset"]

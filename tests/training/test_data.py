@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from tas_keras.data import AugmentConfig, DatasetUnavailable, build_dataset, sources
-from tas_keras.data.pipeline import normalization, stratified_subset
+from tas_keras.data.pipeline import stratified_subset
+from tas_keras.data.sources import normalization
 
 FASHION_INSTALLED = os.path.isfile(os.path.join(sources.DEBIAN_FASHION_DIR, "t10k-labels-idx1-ubyte.gz"))
 needs_fashion = pytest.mark.skipif(
