@@ -7,25 +7,32 @@ from tas_keras.atomic import atomic_json, atomic_write
 
 
 def aggregate(records):
-    """{pair: {"teacher": ..., "variants": {variant: {mean, std, n, values, method, options}}}} (top-1 in %)."""
+    """{pair: {"teacher": ..., "variants": {variant: {mean, std, n, values, method, options}}}} (top-1 in %).
+    A run whose loss became NaN (record["diverged"]) is counted in the cell's `diverged`, not averaged."""
     table = {}
     for r in records:
         pair = table.setdefault(r["pair"], {"teacher_model": r["teacher_model"], "student_model": r["student_model"],
-                                             "teacher_top1": 100 * r["teacher_top1"], "variants": {}})
-        cell = pair["variants"].setdefault(r["variant"], {"method": r["method"], "options": r["options"], "values": [], "seeds": []})
+                                             "teacher_top1": None, "variants": {}})
+        if pair["teacher_top1"] is None and r.get("teacher_top1") is not None:
+            pair["teacher_top1"] = 100 * r["teacher_top1"]
+        cell = pair["variants"].setdefault(r["variant"], {"method": r["method"], "options": r["options"], "values": [], "seeds": [],
+                                                          "train_values": [], "diverged": 0})
+        if r.get("diverged"):
+            cell["diverged"] += 1
+            continue
         cell["values"].append(100 * r["student_top1"])
         cell["seeds"].append(r["seed"])
-        cell.setdefault("train_values", []).append(None if r.get("student_train_top1") is None else 100 * r["student_train_top1"])
+        cell["train_values"].append(None if r.get("student_train_top1") is None else 100 * r["student_train_top1"])
     for pair in table.values():
         scratch = pair["variants"].get("scratch")
         for cell in pair["variants"].values():
             values = cell["values"]
             cell["n"] = len(values)
-            cell["mean"] = statistics.fmean(values)
+            cell["mean"] = statistics.fmean(values) if values else None
             cell["std"] = statistics.stdev(values) if len(values) > 1 else None  # one seed has no spread to report
             train = cell["train_values"]
             cell["train_mean"] = statistics.fmean(train) if train and None not in train else None
-            if scratch:
+            if scratch and scratch["values"] and values:
                 cell["gain_over_scratch"] = cell["mean"] - statistics.fmean(scratch["values"])
     return table
 
@@ -37,10 +44,10 @@ def markdown_table(table, variants, title="student top-1 (%)", floor=None):
     pairs = [p for p in table if any(v in table[p]["variants"] for v in variants)]
     head = f"| {title} | " + " | ".join(f"{p}<br>{table[p]['teacher_model']} -> {table[p]['student_model']}" for p in pairs) + " |"
     lines = [head, "|---|" + "---:|" * len(pairs)]
-    lines.append("| teacher | " + " | ".join(f"{table[p]['teacher_top1']:.2f}" for p in pairs) + " |")
+    lines.append("| teacher | " + " | ".join("" if table[p]["teacher_top1"] is None else f"{table[p]['teacher_top1']:.2f}" for p in pairs) + " |")
     if floor:
         lines.append(f"| {floor[0]} | " + " | ".join(f"{floor[1]:.2f}" for _ in pairs) + " |")
-    most = max(cell["n"] for p in pairs for cell in table[p]["variants"].values())
+    most = max(cell["n"] + cell["diverged"] for p in pairs for cell in table[p]["variants"].values())
     for variant in variants:
         cells = []
         for p in pairs:
@@ -48,11 +55,16 @@ def markdown_table(table, variants, title="student top-1 (%)", floor=None):
             if cell is None:
                 cells.append("")
                 continue
+            if cell["mean"] is None:
+                cells.append(f"diverged [{cell['diverged']} of {cell['diverged']}]")
+                continue
             text = f"{cell['mean']:.2f}" + ("" if cell["std"] is None else f" ± {cell['std']:.2f}")
             if "gain_over_scratch" in cell and variant != "scratch":
                 text += f" ({cell['gain_over_scratch']:+.2f})"
             if cell["n"] < most or cell["n"] == 1:
                 text += f" [n={cell['n']}]"  # one seed, or fewer than the rest of the table
+            if cell["diverged"]:
+                text += f" [{cell['diverged']} of {cell['n'] + cell['diverged']} diverged]"
             if cell.get("train_mean") is not None:
                 text += f"; train {cell['train_mean']:.1f}"
             cells.append(text)
@@ -107,17 +119,18 @@ def plot(table, records, main_variants, ablation_variants, path):
         xs, means, stds = [], [], []
         for j, p in enumerate(pairs):
             cell = table[p]["variants"].get(variant)
-            if cell:
+            if cell and cell["mean"] is not None:
                 xs.append(j + (i - (len(variants) - 1) / 2) * width)
                 means.append(cell["mean"])
                 stds.append(cell["std"] or 0.0)
         lows += [m - s for m, s in zip(means, stds)]
         bars.bar(xs, means, width, yerr=stds, capsize=3, label=variant, color=colors[i % len(colors)],
                  hatch="//" if variant in ablation_variants else None)
-    for j, p in enumerate(pairs):
-        bars.hlines(table[p]["teacher_top1"], j - 0.45, j + 0.45, colors="k", linestyles="--", label="teacher" if j == 0 else None)
-    top = max([table[p]["teacher_top1"] for p in pairs] + [m for m in lows])
-    bars.set_ylim(max(0, min(lows) - 3), min(100, top + 2))
+    teachers = {j: table[p]["teacher_top1"] for j, p in enumerate(pairs) if table[p]["teacher_top1"] is not None}
+    for j, top1 in teachers.items():
+        bars.hlines(top1, j - 0.45, j + 0.45, colors="k", linestyles="--", label="teacher" if j == min(teachers) else None)
+    heights = [*teachers.values(), *lows] or [100.0]
+    bars.set_ylim(max(0, min(lows or heights) - 3), min(100, max(heights) + 2))
     bars.set_xticks(range(len(pairs)), [f"{p}\n{table[p]['teacher_model']} -> {table[p]['student_model']}" for p in pairs], fontsize=8)
     bars.set_ylabel("student top-1 (%), mean ± std over seeds")
     bars.legend(ncol=min(len(variants) + 1, 6), fontsize=8, loc="lower right")
@@ -135,6 +148,7 @@ def plot(table, records, main_variants, ablation_variants, path):
         ax.set_title(f"{p}: test top-1 per epoch", fontsize=9)
         ax.set_xlabel("epoch")
         finals = [table[p]["variants"][v]["mean"] for v in variants if v in table[p]["variants"]]
+        finals = [f for f in finals if f is not None] or [50.0]  # every run of the pair diverged
         ax.set_ylim(min(finals) - 8, max(finals) + 2)
         ax.grid(alpha=0.3)
     fig.axes[1].set_ylabel("test top-1 (%)")

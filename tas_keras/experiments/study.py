@@ -15,6 +15,7 @@ that need no waiting are done.
 import copy
 import csv
 import dataclasses
+import json
 import os
 import pathlib
 import socket
@@ -24,8 +25,9 @@ import keras
 import yaml
 
 from tas_keras.data import build_dataset
+from tas_keras.errors import TrainingDiverged
 from tas_keras.training.config import ConfigError, load_config, validate
-from tas_keras.training.runner import obtain_teacher, run, teacher_fingerprint
+from tas_keras.training.runner import DIVERGED, check_same_settings, obtain_teacher, run, teacher_fingerprint
 from tas_keras.training.strategy import distribution_scope
 
 
@@ -86,11 +88,10 @@ def teacher_config(config, teacher_subset, teacher_seed=0):
     return validate(config)
 
 
-def _same_run(folder, config):
-    """The folder's saved config equals `config` (read back through load_config, so fields added to
-    the config since, with their defaults, do not count as a difference)."""
-    saved = folder / "config.yaml"
-    return saved.is_file() and load_config(str(saved)).to_dict() == config.to_dict()
+def _finished(folder):
+    """The run ended: with a summary, or diverged (a result of the method under this recipe, reported
+    in the table and not retried)."""
+    return (folder / "summary.json").is_file() or (folder / DIVERGED).is_file()
 
 
 LOCK = ".study_lock"
@@ -180,6 +181,8 @@ def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(),
             log(label)
             keras.backend.clear_session()
             run(config, folder, teacher_file=teachers[pair], log=log)
+        except TrainingDiverged as err:
+            log(f"{label}: {err}")
         finally:
             release(folder)
 
@@ -187,16 +190,13 @@ def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(),
         config = configs[(pair, variant, seed)]
         folder = output_dir / pair / variant.name / f"seed{seed}"
         label = f"[{index}/{len(plan)}] {pair} {variant.name} seed {seed}"
-        if (folder / "summary.json").is_file():
-            if not _same_run(folder, config):
-                raise ConfigError(f"{folder} holds a finished run with other settings; pick another --output-dir or remove that folder.")
+        check_same_settings(folder, config)
+        if _finished(folder):
             log(f"{label}: done before, reused.")
         elif not train:
             log(f"{label}: not finished, left out of the report.")
             continue
         else:
-            if folder.is_dir() and (folder / "config.yaml").is_file() and not _same_run(folder, config):
-                raise ConfigError(f"{folder} holds an unfinished run with other settings; pick another --output-dir or remove that folder.")
             if pair not in teachers and _teacher_busy(config, output_dir, teacher_subset):
                 log(f"{label}: another process is training its teacher; coming back to it after the other runs.")
                 deferred.append((pair, variant, seed, folder, config, label))
@@ -208,14 +208,14 @@ def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(),
             train_here(pair, folder, config, label)
         done[folder] = _record(pair, variant, seed, folder)
     for pair, variant, seed, folder, config, label in deferred:  # nothing else left: wait for their teachers here
-        if not (folder / "summary.json").is_file():
+        if not _finished(folder):
             if not claim(folder):
                 waiting.append((pair, variant, seed, folder, config, label))
                 continue
             train_here(pair, folder, config, label)
         done[folder] = _record(pair, variant, seed, folder)
     for pair, variant, seed, folder, config, label in waiting:  # runs other processes were training
-        while not (folder / "summary.json").is_file():
+        while not _finished(folder):
             if claim(folder):  # its process stopped: resume the run here from its last checkpoint
                 train_here(pair, folder, config, label)
                 break
@@ -255,7 +255,13 @@ def _teacher_file(config, output_dir, teacher_subset, log, poll_seconds=30):
 
 
 def _record(pair, variant, seed, folder):
-    summary = yaml.safe_load((folder / "summary.json").read_text())  # JSON is YAML
+    if (folder / DIVERGED).is_file():
+        config = load_config(str(folder / "config.yaml"))
+        return {"pair": pair, "variant": variant.name, "method": variant.method, "options": variant.option_dict(), "seed": seed,
+                "teacher_model": config.teacher.name, "student_model": config.student.name, "teacher_top1": None, "student_top1": None,
+                "diverged": json.loads((folder / DIVERGED).read_text())["message"], "val_acc_curve": read_curve(folder),
+                "folder": str(folder)}
+    summary = json.loads((folder / "summary.json").read_text())
     return {
         "pair": pair,
         "variant": variant.name,

@@ -3,6 +3,7 @@ weight goes, a negative temperature, an unknown stage) is refused when the metho
 before any model is built or trained. A rule returns None when the value is fine, else what was
 expected."""
 
+import math
 import numbers
 
 STAGES = ("S1", "S2", "S3", "S4")
@@ -12,15 +13,16 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def number(low=None, high=None, low_open=False):
-    """A real number in [low, high] ((low, high] with low_open)."""
-    bounds = f"{'(' if low_open else '['}{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+def number(low=None, high=None, low_open=False, high_open=False):
+    """A finite real number in [low, high] (an open end with low_open / high_open)."""
+    bounds = (f"{'(' if low_open else '['}{'-inf' if low is None else f'{low:g}'}, "
+              f"{'inf)' if high is None else f'{high:g}' + (')' if high_open else ']')}")
 
     def rule(value):
-        if not _is_number(value):
+        if not _is_number(value) or not math.isfinite(value):
             return f"a number in {bounds}"
         too_low = low is not None and (value <= low if low_open else value < low)
-        too_high = high is not None and value > high
+        too_high = high is not None and (value >= high if high_open else value > high)
         return f"a number in {bounds}" if too_low or too_high else None
 
     return rule

@@ -1,14 +1,16 @@
 """Training callbacks of the run pipeline: an epoch log that is never half-written or duplicated,
-and a time forecast after the first steps."""
+a time forecast after the first steps, and a stop at the first non-finite loss."""
 
 import csv
 import io
+import math
 import pathlib
 import time
 
 import keras
 
 from tas_keras.atomic import atomic_write
+from tas_keras.errors import TrainingDiverged
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -79,3 +81,23 @@ def format_duration(seconds):
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises TrainingDiverged at the first step whose loss is NaN or infinite. Keras' TerminateOnNaN
+    only sets stop_training, so the epoch still ends: the checkpoint callback would then replace the
+    last good checkpoint with NaN weights and the run would save a NaN model. Raising leaves the last
+    finished epoch's checkpoint as the run's state. `advice` ends the message (what to change)."""
+
+    def __init__(self, label, advice):
+        super().__init__()
+        self.label, self.advice, self.epoch = label, advice, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            where = f"the loss is {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}"
+            raise TrainingDiverged(f"{self.label} diverged: {where}; nothing of that epoch was saved. {self.advice}", where)

@@ -228,6 +228,7 @@ def validate(config):
     for key, value, valid in (("precision", config.precision, PRECISIONS), ("strategy", config.strategy, STRATEGIES)):
         if value not in valid:
             raise ConfigError(f"{key}: {value!r} is not one of {valid}.")
+    rules = _value_rules()
     for stage in ("teacher_training", "student_training"):
         train = getattr(config, stage)
         if train.optimizer.name not in OPTIMIZERS:
@@ -236,7 +237,59 @@ def validate(config):
             raise ConfigError(f"{stage}: epochs must be >= 0 and batch_size >= 1; got {train.epochs}, {train.batch_size}.")
         if train.validation_freq < 1:
             raise ConfigError(f"{stage}.validation_freq: {train.validation_freq} must be >= 1 (evaluate every k epochs).")
+        for prefix, section, section_rules in ((stage, train, rules["training"]), (f"{stage}.optimizer", train.optimizer, rules["optimizer"]),
+                                               (f"{stage}.augment", train.augment, rules["augment"])):
+            _check_values(prefix, section, section_rules)
+        if train.optimizer.min_lr > train.optimizer.lr:
+            raise ConfigError(f"{stage}.optimizer.min_lr: {train.optimizer.min_lr!r} is above lr {train.optimizer.lr!r} "
+                              "(the cosine decay ends at min_lr); expected a number in [0, lr].")
+    _check_values("data", config.data, rules["data"])
     return config
+
+
+def _value_rules():
+    """The valid range of each numeric field: a value outside it would train to NaN or to nothing
+    (a negative learning rate, a momentum of 1) instead of failing before training."""
+    from tas_keras.methods.options import integer, number, optional, positive
+
+    fraction = number(0.0, 1.0)
+    return {
+        "training": {"label_smoothing": number(0.0, 1.0, high_open=True)},
+        "optimizer": {"lr": positive, "weight_decay": number(0.0), "momentum": number(0.0, 1.0, high_open=True),
+                      "warmup_epochs": integer(0), "min_lr": number(0.0), "clip_norm": optional(positive),
+                      "ema": optional(number(0.0, 1.0, low_open=True, high_open=True))},
+        "augment": {"random_crop_padding": integer(0), "rand_augment_magnitude": number(0.0, 10.0), "rand_augment_ops": integer(1),
+                    "color_jitter": fraction, "random_erasing": fraction, "mixup_alpha": number(0.0), "cutmix_alpha": number(0.0)},
+        "data": {"train_subset": optional(integer(1))},
+    }
+
+
+def _check_values(prefix, section, rules):
+    for key, rule in rules.items():
+        value = getattr(section, key)
+        problem = rule(value)
+        if problem is not None:
+            raise ConfigError(f"{prefix}.{key}: {value!r} is not valid; expected {problem}.")
+
+
+# fields a run may change when it resumes: where the data is read from, how the step is compiled
+# and distributed, how often it is tested; not what is trained
+RESUMABLE_CHANGES = ("data.data_dir", "data.download", "xla", "strategy", "teacher_training.validation_freq", "student_training.validation_freq")
+
+
+def _flatten(tree, prefix=""):
+    flat = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        flat.update(_flatten(value, f"{path}.") if isinstance(value, dict) else {path: value})
+    return flat
+
+
+def config_differences(old, new):
+    """['key: old -> new', ...] for every field where two RunConfigs differ, except RESUMABLE_CHANGES."""
+    a, b = _flatten(old.to_dict()), _flatten(new.to_dict())
+    return [f"{key}: {a.get(key)!r} -> {b.get(key)!r}" for key in sorted(a.keys() | b.keys())
+            if key not in RESUMABLE_CHANGES and a.get(key) != b.get(key)]
 
 
 def save_config(config, path):

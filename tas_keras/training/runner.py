@@ -1,7 +1,8 @@
 """One run: teacher stage (load / reuse / train) -> distillation -> evaluation -> outputs.
 
 Run folder (`output_dir`): student.keras, teacher.keras, config.yaml, metrics.csv, tensorboard/,
-summary.json, and checkpoint-<epoch>.keras + checkpoint.json while training. Trained teachers are cached in
+summary.json, and checkpoint-<epoch>.keras + checkpoint.json while training; diverged.json (why) instead
+of the outputs when the loss became NaN. Trained teachers are cached in
 `<teacher_cache>/<fingerprint>/teacher.keras` (default: `teachers/` beside the run folder), so every
 method of a pair reuses one teacher.
 """
@@ -17,16 +18,19 @@ import keras
 from tas_keras.atomic import atomic_json, atomic_write
 from tas_keras.data import build_dataset
 from tas_keras.distiller import resolve_xla
+from tas_keras.errors import TrainingDiverged
 from tas_keras.losses import ClassificationLoss
 from tas_keras.pixels import check_normalization, normalize_pixels
 from tas_keras.training.build import build_distiller, build_student, build_teacher, load_teacher_file, teacher_size
-from tas_keras.training.callbacks import EpochLog, TimeForecast
+from tas_keras.training.callbacks import EpochLog, StopOnNonFiniteLoss, TimeForecast
 from tas_keras.training.checkpoint import EpochCheckpoint
-from tas_keras.training.config import save_config
+from tas_keras.training.config import ConfigError, config_differences, load_config, save_config
 from tas_keras.training.optim import build_optimizer
 from tas_keras.training.strategy import distribution_scope, is_chief
 
 VERBOSE = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, one line per epoch in logs
+DIVERGED = "diverged.json"  # a run folder's record that its loss became NaN (the message says where)
+RUN_RECORDS = ("checkpoint.json", "summary.json", DIVERGED)  # a folder with any of these holds a run
 
 
 def teacher_fingerprint(config):
@@ -96,7 +100,9 @@ def train_teacher(config, folder, scope, log):
         f"{cfg.batch_size} images ({info.num_examples} {info.name} images at {size}x{size}); then the student "
         f"{config.student.name} for {config.student_training.epochs} epochs. Pass --teacher FILE to use a trained one.")
     forecast = TimeForecast("Teacher training", (cfg.epochs - done) * info.batches, log)
-    callbacks = [*_loggers(folder, "teacher_metrics.csv", chief), checkpoint, forecast]
+    guard = StopOnNonFiniteLoss("Teacher training", f"Lower teacher_training.optimizer.lr (now {cfg.optimizer.lr:g}) or set "
+                                f"teacher_training.optimizer.clip_norm; the last teacher checkpoint stays in {folder}.")
+    callbacks = [guard, *_loggers(folder, "teacher_metrics.csv", chief), checkpoint, forecast]
     model.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False,
                 validation_freq=cfg.validation_freq)
     return model
@@ -138,6 +144,29 @@ def evaluate(model, dataset, pixel_normalization=None):
     return {"top1": float(top1.result()), "top5": float(top5.result())}
 
 
+def settings_changed(folder, config):
+    """The differences (['key: saved -> new', ...]) between `config` and the settings of the run that
+    `folder` holds (a checkpoint or a finished run); [] when it holds none or the same settings."""
+    folder = pathlib.Path(folder)
+    saved = folder / "config.yaml"
+    if not saved.is_file() or not any((folder / name).is_file() for name in RUN_RECORDS):
+        return []
+    try:
+        previous = load_config(str(saved))
+    except ConfigError as err:
+        return [f"its config.yaml no longer loads: {err}"]
+    return config_differences(previous, config)
+
+
+def check_same_settings(folder, config):
+    """Rerunning in a run folder resumes (or re-evaluates) the run it holds: refused when the settings
+    differ, since the checkpoint would continue under the old ones and the outputs be overwritten."""
+    changes = settings_changed(folder, config)
+    if changes:
+        shown = "; ".join(changes[:4]) + ("; ..." if len(changes) > 4 else "")
+        raise ConfigError(f"{folder} holds a run with other settings ({shown}); pick another --output-dir, or remove that folder to start over.")
+
+
 def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
     """Runs the whole pipeline; returns the summary dict (also written to summary.json).
     teacher_cache: folder of trained teachers (default: `teachers/` beside `output_dir`)."""
@@ -146,6 +175,11 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
     keras.utils.set_random_seed(config.seed)
     output_dir = pathlib.Path(output_dir)
     teacher_cache = pathlib.Path(teacher_cache) if teacher_cache else output_dir.absolute().parent / "teachers"
+    check_same_settings(output_dir, config)
+    if (output_dir / DIVERGED).is_file():
+        where = json.loads((output_dir / DIVERGED).read_text())["where"]
+        raise TrainingDiverged(f"{output_dir} holds a run that diverged with these settings ({where}); pick another --output-dir, "
+                               "or remove that folder to try again.", where)
     output_dir.mkdir(parents=True, exist_ok=True)
     chief = is_chief()
     if chief:
@@ -174,9 +208,16 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
             calibration = distiller.calibrate(train.take(4).as_numpy_iterator())
         log(f"Calibrated {config.distiller.method}: " + ", ".join(f"{k}={v:.4g}" for k, v in calibration.items()))
     forecast = TimeForecast("Distillation", (cfg.epochs - done) * info.batches, log)
-    callbacks = [*_loggers(output_dir, "metrics.csv", chief, tensorboard=True), checkpoint, forecast]
-    distiller.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False,
-                validation_freq=cfg.validation_freq)
+    guard = StopOnNonFiniteLoss("Distillation", f"Lower student_training.optimizer.lr (now {cfg.optimizer.lr:g}) or set "
+                                f"student_training.optimizer.clip_norm, then run in a new folder ({output_dir} holds the run with these settings).")
+    callbacks = [guard, *_loggers(output_dir, "metrics.csv", chief, tensorboard=True), checkpoint, forecast]
+    try:
+        distiller.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False,
+                      validation_freq=cfg.validation_freq)
+    except TrainingDiverged as err:
+        if chief:
+            atomic_json(output_dir / DIVERGED, {"where": err.where, "message": str(err)})
+        raise
 
     summary = {
         "pair": config.pair,

@@ -1,5 +1,6 @@
 """The run pipeline's callbacks: the epoch log keeps one row per epoch across a resume; the time
-forecast comes after the first steps; epoch checkpoints keep one model file, the one their state names."""
+forecast comes after the first steps; epoch checkpoints keep one model file, the one their state names;
+a NaN loss stops training before its epoch replaces the last good checkpoint."""
 
 import csv
 
@@ -7,7 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from tas_keras.training.callbacks import EpochLog, TimeForecast, format_duration
+from tas_keras.errors import TrainingDiverged
+from tas_keras.training.callbacks import EpochLog, StopOnNonFiniteLoss, TimeForecast, format_duration
 from tas_keras.training.checkpoint import EpochCheckpoint
 
 pytestmark = pytest.mark.core
@@ -62,3 +64,20 @@ def test_epoch_checkpoint_keeps_the_file_its_state_names_and_reads_the_older_lay
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.json", "checkpoint.keras"]
     EpochCheckpoint(tmp_path).clear()
     assert not list(tmp_path.iterdir())
+
+
+def test_a_nan_loss_stops_training_before_its_epoch_is_checkpointed(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((32, 4), "float32"), np.zeros((32, 2), "float32")
+    guard = StopOnNonFiniteLoss("Training", "Lower the learning rate.")
+    model.fit(x, y, batch_size=8, epochs=1, callbacks=[guard, EpochCheckpoint(tmp_path)], verbose=0)
+    good = model.get_weights()
+    x[20] = np.nan  # in the third batch
+    message = r"^Training diverged: the loss is nan at epoch 2, step 3; nothing of that epoch was saved. Lower the learning rate.$"
+    with pytest.raises(TrainingDiverged, match=message) as raised:
+        model.fit(x, y, batch_size=8, epochs=2, initial_epoch=1, callbacks=[guard, EpochCheckpoint(tmp_path)], verbose=0, shuffle=False)
+    assert raised.value.where == "the loss is nan at epoch 2, step 3"
+    restored, done = EpochCheckpoint(tmp_path).resume_state()  # the first epoch's checkpoint is still the run's state
+    assert done == 1 and all(np.array_equal(a, b) for a, b in zip(restored.get_weights(), good))

@@ -44,10 +44,11 @@ def one_line_error(capsys, code, *expected):
     [
         (SMALL + ["--method", "tass"], ["'tass'", "valid methods", "tas"]),
         (SMALL + ["--set", "distiller.w_nce=abc"], ["w_nce='abc'", "expected a number"]),
-        (SMALL + ["--set", "distiller.nce_temperature=0"], ["nce_temperature=0", "(0, inf]"]),
+        (SMALL + ["--set", "distiller.nce_temperature=0"], ["nce_temperature=0", "(0, inf)"]),
         (SMALL + ["--set", "distiller.branch_stages=S2"], ["branch_stages='S2'", "list of ['S1', 'S2', 'S3', 'S4']"]),
         (SMALL + ["--method", "kd", "--set", "distiller.temperature=hot"], ["temperature='hot'", "method 'kd'"]),
         (SMALL + ["--set", "student_training.epochs=many"], ["student_training.epochs", "'many'"]),
+        (SMALL + ["--set", "student_training.optimizer.lr=-1"], ["student_training.optimizer.lr: -1.0", "(0, inf)"]),
         (["--pair", "convnext_vit"], ["Unknown pair 'convnext_vit'", "convnext_mlp"]),
         (["--pair", "missing.yaml"], ["'missing.yaml' does not exist"]),
         (SMALL + ["--dataset", "mnist"], ["Unknown dataset 'mnist'", "fashion_mnist"]),

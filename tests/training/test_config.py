@@ -59,6 +59,19 @@ def test_overrides_reach_every_level():
         ("xla=sometimes", r"xla: 'sometimes' is not one of true, false, auto"),
         ("xla=1", r"xla: 1 is not one of true, false, auto"),
         ("student_training.validation_freq=0", r"student_training.validation_freq: 0 must be >= 1"),
+        # values that would train to NaN or to nothing are refused before training
+        ("student_training.optimizer.lr=-1", r"student_training.optimizer.lr: -1.0 is not valid; expected a number in \(0, inf\)"),
+        ("student_training.optimizer.lr=.nan", r"optimizer.lr: nan is not valid"),
+        ("teacher_training.optimizer.weight_decay=-0.1", r"teacher_training.optimizer.weight_decay: -0.1 .* \[0, inf\)"),
+        ("student_training.optimizer.momentum=1", r"optimizer.momentum: 1.0 .* \[0, 1\)"),
+        ("student_training.optimizer.min_lr=0.5", r"optimizer.min_lr: 0.5 is above lr"),
+        ("student_training.optimizer.clip_norm=0", r"optimizer.clip_norm: 0.0 .* null or a number in \(0, inf\)"),
+        ("student_training.optimizer.ema=1", r"optimizer.ema: 1.0 .* \(0, 1\)"),
+        ("student_training.optimizer.warmup_epochs=-2", r"optimizer.warmup_epochs: -2 .* an integer >= 0"),
+        ("student_training.label_smoothing=1", r"student_training.label_smoothing: 1.0 .* \[0, 1\)"),
+        ("student_training.augment.random_erasing=2", r"augment.random_erasing: 2.0 .* \[0, 1\]"),
+        ("student_training.augment.rand_augment_magnitude=12", r"augment.rand_augment_magnitude: 12.0 .* \[0, 10\]"),
+        ("data.train_subset=-5", r"data.train_subset: -5 .* null or an integer >= 1"),
     ],
 )
 def test_bad_overrides_are_named(override, message):

@@ -8,12 +8,14 @@ import sys
 import keras
 import pytest
 
+from tas_keras.atomic import atomic_json
 from tas_keras.data import build_dataset
+from tas_keras.errors import TrainingDiverged
 from tas_keras.experiments.floor import logistic_regression_top1
 from tas_keras.experiments.report import aggregate, markdown_table
 from tas_keras.experiments.study import LOCK, Variant, claim, release, run_study, study_config
-from tas_keras.training.config import ConfigError
-from tas_keras.training.runner import evaluate
+from tas_keras.training.config import ConfigError, save_config
+from tas_keras.training.runner import DIVERGED, evaluate
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -76,7 +78,6 @@ def test_runs_whose_teacher_another_process_trains_wait_until_the_other_runs_are
 
     monkeypatch.setattr(study, "run", fake_run)
     monkeypatch.setattr(study, "_teacher_file", lambda config, *a, **k: "teacher.keras")
-    monkeypatch.setattr(study, "_same_run", lambda folder, config: True)
     monkeypatch.setattr(study, "_record", lambda pair, variant, seed, folder: {"pair": pair})
     records = run_study(["convnext_mlp", "mixer_resnet"], variants, [0], output, log=lambda *a: None, poll_seconds=0.01)
     assert order == ["mixer_resnet", "convnext_mlp"] and [r["pair"] for r in records] == ["convnext_mlp", "mixer_resnet"]
@@ -98,6 +99,48 @@ def test_aggregate_gives_mean_sample_std_and_gain_over_scratch():
     text = markdown_table(table, ["scratch", "kd"], floor=("logistic regression", 82.625))
     assert "| kd | 85.50 ± 0.71 (+4.50); train 92.5 |" in text and "| scratch | 81.00 ± 1.41 |" in text
     assert "| teacher | 90.00 |" in text and "| logistic regression | 82.62 |" in text
+
+
+def test_diverged_runs_are_counted_not_averaged():
+    records = [_record("scratch", 0, 0.80), _record("kd", 0, 0.85), _record("kd", 1, None), _record("dkd", 0, None), _record("dkd", 1, None)]
+    for r in records:
+        if r["student_top1"] is None:
+            r.update(diverged="Distillation diverged: the loss is nan at epoch 2, step 5", teacher_top1=None)
+    table = aggregate(records)
+    kd, dkd = table["p"]["variants"]["kd"], table["p"]["variants"]["dkd"]
+    assert (kd["n"], kd["diverged"], kd["mean"]) == (1, 1, pytest.approx(85.0)) and (dkd["n"], dkd["diverged"], dkd["mean"]) == (0, 2, None)
+    text = markdown_table(table, ["scratch", "kd", "dkd"])
+    assert "| kd | 85.00 (+5.00) [n=1] [1 of 2 diverged] |" in text and "| dkd | diverged [2 of 2] |" in text
+
+
+def test_a_diverged_run_is_reported_and_not_retried(tmp_path, monkeypatch):
+    """A run whose loss becomes NaN is a result of its method under the study's recipe: the study
+    records it, goes on with the other runs and does not train it again when rerun."""
+    from tas_keras.experiments import study
+
+    where = "the loss is nan at epoch 1, step 3"
+    trained = []
+
+    def fake_run(config, folder, teacher_file, log):
+        trained.append(config.distiller.method)
+        save_config(config, folder / "config.yaml")
+        if config.distiller.method == "kd":
+            atomic_json(folder / DIVERGED, {"where": where, "message": f"Distillation diverged: {where}"})
+            raise TrainingDiverged(f"Distillation diverged: {where}", where)
+        model = {"model": config.student.name, "top1": 0.8, "top5": 0.9, "train_top1": 0.85}
+        atomic_json(folder / "summary.json", {"teacher": {"model": config.teacher.name, "top1": 0.9}, "student": model,
+                                              "train_examples": 100, "test_examples": 360, "epochs": 1, "wall_seconds": 1.0})
+
+    monkeypatch.setattr(study, "run", fake_run)
+    monkeypatch.setattr(study, "_teacher_file", lambda config, *a, **k: "teacher.keras")
+    variants = [Variant.parse("scratch"), Variant.parse("kd")]
+    logged = []
+    records = run_study(["convnext_mlp"], variants, [0], tmp_path, log=logged.append, poll_seconds=0.01)
+    assert trained == ["scratch", "kd"] and any(where in line for line in logged)
+    assert records[1]["diverged"] == f"Distillation diverged: {where}" and records[1]["student_top1"] is None
+    again = run_study(["convnext_mlp"], variants, [0], tmp_path, log=logged.append, poll_seconds=0.01)
+    assert trained == ["scratch", "kd"] and again == records  # reused, not retried
+    assert "| kd | diverged [1 of 1] |" in markdown_table(aggregate(records), ["scratch", "kd"])
 
 
 def test_one_seed_reports_no_spread():

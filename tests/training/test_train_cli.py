@@ -82,6 +82,21 @@ def test_bad_teacher_files_give_clear_errors(case, finished_run, tmp_path):
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_diverging_run_stops_with_one_line_and_its_folder_is_not_reused_for_other_settings(finished_run):
+    out = finished_run[0].parent / "diverged"  # beside the finished run: its teacher is reused
+    args = [*FAST, "--epochs", "2", "--method", "kd", "--output-dir", str(out)]
+    proc = train(*args, "--set", "student_training.optimizer.lr=1e30")
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("train.py: error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "Distillation diverged: the loss is nan at epoch 1, step" in errors[0] and "student_training.optimizer.lr (now 1e+30)" in errors[0]
+    assert json.loads((out / "diverged.json").read_text())["where"].startswith("the loss is nan at epoch 1")
+    assert not (out / "student.keras").exists() and not (out / "summary.json").exists()
+    again = train(*args, "--set", "student_training.optimizer.lr=1e30")
+    assert again.returncode == 2 and "holds a run that diverged with these settings (the loss is nan at epoch 1" in again.stderr
+    changed = train(*args, "--set", "student_training.optimizer.lr=1e-3")
+    assert changed.returncode == 2 and "holds a run with other settings (student_training.optimizer.lr: 1e+30 -> 0.001)" in changed.stderr
+
+
 def test_bad_arguments_are_named():
     proc = train("--pair", "convnext_mlp", "--profile", "small", "--set", "distiller.w_nc=1")
     assert proc.returncode == 2 and "Unknown option(s) ['w_nc']" in proc.stderr
