@@ -16,7 +16,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
     previous, complete file (the newer file it does not name is deleted on resume); a kill after it
     only leaves an old file to delete. Writing the model in place and the epoch after it would, if
     killed in between, pair a trained-on epoch's weights with the epoch before it and train that
-    epoch twice."""
+    epoch twice. That is what keras.callbacks.BackupAndRestore does (latest.weights.h5 overwritten in
+    place, then training_metadata.json), and a kill inside its weights write leaves no complete file
+    unless double_checkpoint is set; it also saves weights only, so the model must be rebuilt
+    identically before restoring, where a .keras file rebuilds the Distiller with its method's state."""
 
     def __init__(self, folder, stem="checkpoint", enabled=True):
         super().__init__()
