@@ -14,6 +14,10 @@ depend on it):
   overhead         distill_step - teacher_forward - student_step: what the method adds on top
   train_on_batch   the distill step through train_on_batch (one replica): the old measure, kept for
                    comparison; under JAX it re-reads and re-assigns every variable on each call
+  keras_distiller  (only when named in --parts) KD of the same teacher and student through Keras' own
+                   keras.distillation.Distiller (LogitsDistillation with KLDivergence, T as our kd's,
+                   student_loss_weight 0.5), fed normalised float32 images, timed the same way: the
+                   step a user of Keras' API runs, beside ours (one replica)
 student_step and distill_step are timed as training runs them: fit() epochs of --steps steps (state
 kept on the device; JAX syncs it back once per epoch), the median of the epochs after the first
 (compiling) one, per step. `traces` counts retracings after the first epoch (must be 0).
@@ -40,7 +44,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
 from tas_keras.errors import InputError  # noqa: E402
 
-PARTS = ("teacher_forward", "student_step", "distill_step", "train_on_batch")
+PARTS = ("teacher_forward", "student_step", "distill_step", "train_on_batch", "keras_distiller")
+DEFAULT_PARTS = PARTS[:4]
 
 
 def parse_args(argv):
@@ -55,7 +60,7 @@ def parse_args(argv):
     p.add_argument("--xla", choices=["on", "off", "both"], default="both")
     p.add_argument("--replicas", nargs="+", type=int, default=[1], help="replica counts to measure, e.g. 1 2 (default 1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides, as in train.py")
-    p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="parts to time (default: all)")
+    p.add_argument("--parts", nargs="+", choices=PARTS, default=list(DEFAULT_PARTS), help=f"parts to time (default: {' '.join(DEFAULT_PARTS)})")
     p.add_argument("--trace", metavar="DIR", help="JAX: trace --trace-steps fit() steps of the distill step with jax.profiler into "
                    "DIR and print where the device spent them (kernels by kind, busy share)")
     p.add_argument("--trace-steps", type=int, default=3)
@@ -214,7 +219,26 @@ def build_distiller(config, method, size, xla, steps_per_execution=1):
     return distiller
 
 
-def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, parts=PARTS, trace=None, trace_steps=3, epochs=3,
+def keras_distiller(config, size, xla):
+    """KD of the pair's teacher and student through keras.distillation.Distiller, as its docs set it up
+    (KLDivergence given as an instance: the default "kl_divergence" string is applied to the raw logits
+    in Keras 3.12-3.15, see tests/distill/test_losses.py)."""
+    import keras
+
+    from tas_keras.methods import method_class
+
+    if not hasattr(keras, "distillation"):
+        raise InputError(f"--parts keras_distiller needs keras.distillation (Keras >= 3.12); this is Keras {keras.__version__}.")
+    ours = build_distiller(config, "kd", size, xla)
+    theirs = keras.distillation.Distiller(
+        teacher=ours.teacher, student=ours.student, student_loss_weight=0.5,
+        distillation_losses=keras.distillation.LogitsDistillation(method_class("kd").defaults["temperature"], loss=keras.losses.KLDivergence()))
+    jit = xla or keras.backend.backend() == "jax"  # as our steps: JAX always jits (unjitted, it runs op by op)
+    theirs.compile(optimizer=keras.optimizers.AdamW(1e-4), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit)
+    return theirs
+
+
+def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, parts=DEFAULT_PARTS, trace=None, trace_steps=3, epochs=3,
             steps_per_execution=1):
     import keras
     import numpy as np
@@ -271,6 +295,13 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
             record("train_on_batch", *time_calls(lambda: tob.train_on_batch(x_host, y_host), steps, warmup)[:2])
         if "student_step" in parts:
             timed_fit("student_step", build_distiller(config, "scratch", size, xla, steps_per_execution))
+        if replicas == 1 and "keras_distiller" in parts:
+            from tas_keras.data.sources import normalization
+            from tas_keras.pixels import normalize_pixels
+
+            memory.reset()
+            x_float = keras.ops.convert_to_numpy(normalize_pixels(x_host, normalization(config.data.dataset)))
+            record("keras_distiller", *time_fit_steps(keras_distiller(config, size, xla), x_float, y_host, steps, epochs)[:2])
         if trace:  # last, so that a profiler problem costs no timing
             from tas_keras.experiments.device_trace import format_summary, summarize, trace_fit
 
@@ -369,7 +400,7 @@ def print_table(report):
           + (f"{'dev MiB':>9}" if gpu else "") + f"{'traces':>8}")
     for run in report["runs"]:
         head = f"{run['replicas']:<5}{'on' if run['xla'] else 'off':<5}"
-        for part in ("teacher_forward", "student_step", "distill_step", "train_on_batch"):
+        for part in PARTS:
             if part not in run:
                 continue
             r = run[part]

@@ -30,6 +30,33 @@ def test_kd_loss_matches_numpy_and_is_not_kl_on_raw_logits():
     assert per_sample.shape == (6,) and per_sample.mean() == pytest.approx(want, rel=1e-5)
 
 
+@pytest.mark.parametrize("temperature", [1.0, 4.0])
+def test_kd_loss_is_keras_logits_distillation_with_a_kl_divergence_instance(temperature):
+    """Users coming from keras.distillation.Distiller get the same `kd` term here, as long as they gave
+    LogitsDistillation a KLDivergence instance (its softmax-then-T^2 branch)."""
+    distillation = pytest.importorskip("keras.distillation")
+    import keras
+
+    t, s = rng.normal(size=(8, 10)).astype("float32") * 2, rng.normal(size=(8, 10)).astype("float32") * 2
+    theirs = distillation.LogitsDistillation(temperature=temperature, loss=keras.losses.KLDivergence()).compute_loss(t, s)
+    np.testing.assert_allclose(to_np(losses.kd_loss(t, s, temperature)), to_np(theirs), rtol=1e-5, atol=1e-6)
+
+
+def test_keras_default_logits_distillation_is_kl_on_raw_logits():
+    """The README's claim about Keras (3.12-3.15): LogitsDistillation's default loss="kl_divergence"
+    becomes a function, misses the isinstance(KLDivergence) branch, and takes the KL of the clipped
+    temperature-scaled logits without T^2. When a Keras release fixes it, this fails: update the README."""
+    distillation = pytest.importorskip("keras.distillation")
+    import keras
+
+    t, s = rng.normal(size=(8, 10)).astype("float32") * 2, rng.normal(size=(8, 10)).astype("float32") * 2
+    temperature = 2.0
+    default = to_np(distillation.LogitsDistillation(temperature=temperature).compute_loss(t, s))
+    on_logits = to_np(ops.mean(keras.losses.kl_divergence(t / temperature, s / temperature)))
+    np.testing.assert_allclose(default, on_logits, rtol=1e-6)
+    assert abs(default - to_np(losses.kd_loss(t, s, temperature))) > 1.0
+
+
 def test_cross_entropy_integer_soft_and_smoothed_labels():
     logits = rng.normal(size=(5, 4)).astype("float32")
     y = np.array([0, 1, 2, 3, 1])

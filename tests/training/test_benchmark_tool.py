@@ -35,14 +35,15 @@ def test_benchmark_reports_the_step_breakdown(tmp_path):
 
 
 def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_step(tmp_path):
-    """As on the GPU machines we measure on (JAX, no TensorFlow): --parts and --trace work there."""
+    """As on the GPU machines we measure on (JAX, no TensorFlow): --parts and --trace work there, and
+    the same KD step through keras.distillation.Distiller is timed beside ours."""
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text('import sys\nsys.modules["tensorflow"] = None  # import tensorflow fails\n')
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--pair", "convnext_mlp", "--profile", "small", "--method", "kd",
-         "--batch-size", "8", "--steps", "2", "--warmup", "0", "--parts", "distill_step", "--trace", str(tmp_path / "trace"),
+         "--batch-size", "8", "--steps", "2", "--warmup", "0", "--parts", "distill_step", "keras_distiller", "--trace", str(tmp_path / "trace"),
          "--trace-steps", "2", "--steps-per-execution", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
         env={**os.environ, "KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"},
@@ -52,6 +53,7 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
     (run,) = report["runs"]
     assert report["steps_per_execution"] == 2
     assert set(run) >= {"distill_step", "distill_trace"} and not {"teacher_forward", "student_step", "train_on_batch"} & set(run)
+    assert run["keras_distiller"]["median_s"] > 0 and "keras_distiller" in proc.stdout  # Keras' own Distiller, same models
     trace = run["distill_trace"]
     assert 0 < trace["busy_ms"] <= trace["window_ms"] and trace["by_kind"]["matmul"] > 0 and trace["top"]
     assert "device time per step" in proc.stdout
