@@ -1,10 +1,17 @@
 """Training callbacks of the run pipeline: an epoch log that is never half-written or duplicated,
-a time forecast after the first steps, and a stop at the first non-finite loss."""
+a time forecast after the first steps, a stop at the first non-finite loss, and TensorBoard at epoch
+level.
+
+The callbacks with a batch hook are `async_safe`: on backends whose Keras trainer may run batch hooks
+in a thread (JAX, torch), a batch hook that is not async-safe makes fit() read every step's logs on
+the main thread, i.e. wait for each step to finish before dispatching the next (a host sync per step).
+"""
 
 import csv
 import io
 import math
 import pathlib
+import threading
 import time
 
 import keras
@@ -52,23 +59,28 @@ class TimeForecast(keras.callbacks.Callback):
     """After `steps` training steps (not counting the first, which includes compilation), logs the
     time per step and the projected time of the whole stage."""
 
+    async_safe = True  # its state is counted under a lock; it reads no logs
+
     def __init__(self, label, total_steps, log=print, steps=10):
         super().__init__()
         self.label, self.total_steps, self.log, self.steps = label, int(total_steps), log, steps
         self.seen, self.start = 0, None
+        self._lock = threading.Lock()
 
     def on_train_batch_end(self, batch, logs=None):
         if 0 < self.total_steps <= self.steps + 1:  # over by the time there is a forecast
             return
-        self.seen += 1
-        if self.seen == 1:
-            self.start = time.perf_counter()
-        elif self.seen == self.steps + 1:
+        with self._lock:
+            self.seen += 1
+            seen = self.seen
+            if seen == 1:
+                self.start = time.perf_counter()
+        if seen == self.steps + 1:
             per_step = (time.perf_counter() - self.start) / self.steps
             if self.total_steps <= 0:  # streamed data of unknown length
                 self.log(f"{self.label}: {per_step:.3g} s per step after the first.")
                 return
-            remaining = per_step * max(0, self.total_steps - self.seen)
+            remaining = per_step * max(0, self.total_steps - seen)
             self.log(f"{self.label}: {per_step:.3g} s per step after the first; {self.total_steps} steps in all, "
                      f"about {format_duration(remaining)} to go.")
 
@@ -87,7 +99,11 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Raises TrainingDiverged at the first step whose loss is NaN or infinite. Keras' TerminateOnNaN
     only sets stop_training, so the epoch still ends: the checkpoint callback would then replace the
     last good checkpoint with NaN weights and the run would save a NaN model. Raising leaves the last
-    finished epoch's checkpoint as the run's state. `advice` ends the message (what to change)."""
+    finished epoch's checkpoint as the run's state. `advice` ends the message (what to change).
+    Dispatched in a thread, its error reaches fit() at a later step's dispatch or, at the latest, when
+    the epoch ends, before the epoch's callbacks (the checkpoint) run."""
+
+    async_safe = True
 
     def __init__(self, label, advice):
         super().__init__()
@@ -101,3 +117,14 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             where = f"the loss is {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}"
             raise TrainingDiverged(f"{self.label} diverged: {where}; nothing of that epoch was saved. {self.advice}", where)
+
+
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """TensorBoard logs written once per epoch. Keras' TensorBoard has a batch hook, so it is not
+    async-safe by default; at update_freq="epoch", without a graph or a profile, that hook finds no
+    default summary writer and writes nothing, so running it in a thread is safe."""
+
+    async_safe = True
+
+    def __init__(self, log_dir):
+        super().__init__(log_dir, update_freq="epoch", write_graph=False, profile_batch=0)

@@ -22,7 +22,7 @@ from tas_keras.errors import TrainingDiverged
 from tas_keras.losses import ClassificationLoss
 from tas_keras.pixels import check_normalization, normalize_pixels
 from tas_keras.training.build import build_distiller, build_student, build_teacher, load_teacher_file, teacher_size
-from tas_keras.training.callbacks import EpochLog, StopOnNonFiniteLoss, TimeForecast
+from tas_keras.training.callbacks import EpochLog, EpochTensorBoard, StopOnNonFiniteLoss, TimeForecast
 from tas_keras.training.checkpoint import EpochCheckpoint
 from tas_keras.training.config import ConfigError, config_differences, load_config, save_config
 from tas_keras.training.optim import build_optimizer
@@ -64,7 +64,7 @@ def _loggers(folder, csv_name, chief, tensorboard=False):
         return []
     loggers = [EpochLog(pathlib.Path(folder, csv_name))]
     if tensorboard:
-        loggers.append(keras.callbacks.TensorBoard(str(pathlib.Path(folder, "tensorboard")), write_graph=False))
+        loggers.append(EpochTensorBoard(str(pathlib.Path(folder, "tensorboard"))))
     return loggers
 
 

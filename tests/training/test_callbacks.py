@@ -3,13 +3,14 @@ forecast comes after the first steps; epoch checkpoints keep one model file, the
 a NaN loss stops training before its epoch replaces the last good checkpoint."""
 
 import csv
+import threading
 
 import keras
 import numpy as np
 import pytest
 
 from tas_keras.errors import TrainingDiverged
-from tas_keras.training.callbacks import EpochLog, StopOnNonFiniteLoss, TimeForecast, format_duration
+from tas_keras.training.callbacks import EpochLog, EpochTensorBoard, StopOnNonFiniteLoss, TimeForecast, format_duration
 from tas_keras.training.checkpoint import EpochCheckpoint
 
 pytestmark = pytest.mark.core
@@ -81,3 +82,26 @@ def test_a_nan_loss_stops_training_before_its_epoch_is_checkpointed(tmp_path):
     assert raised.value.where == "the loss is nan at epoch 2, step 3"
     restored, done = EpochCheckpoint(tmp_path).resume_state()  # the first epoch's checkpoint is still the run's state
     assert done == 1 and all(np.array_equal(a, b) for a, b in zip(restored.get_weights(), good))
+
+
+def test_the_runs_batch_hooks_leave_fit_asynchronous_where_keras_allows_it(tmp_path):
+    """On JAX and torch, Keras runs batch hooks in a worker thread unless some callback's batch hook is
+    not async-safe: then every step's logs are read on the main thread, a host sync per step. Keras'
+    own TensorBoard is such a callback; the run pipeline's callbacks are not."""
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("Keras' TensorFlow trainer runs every batch hook on the main thread")
+    on_main_thread = set()
+
+    class Probe(keras.callbacks.Callback):
+        async_safe = True
+
+        def on_train_batch_end(self, batch, logs=None):
+            on_main_thread.add(threading.current_thread() is threading.main_thread())
+
+    small_fit(1, callbacks=[keras.callbacks.TensorBoard(str(tmp_path / "keras_tb")), Probe()])
+    assert on_main_thread == {True}
+    on_main_thread.clear()
+    ours = [StopOnNonFiniteLoss("Training", ""), TimeForecast("Training", 16, log=lambda *a: None), EpochTensorBoard(str(tmp_path / "tb"))]
+    small_fit(1, callbacks=[*ours, Probe()])
+    assert on_main_thread == {False}
+    assert list((tmp_path / "tb" / "train").iterdir())  # the epoch's logs were written
