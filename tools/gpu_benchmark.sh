@@ -10,6 +10,7 @@
 #   fbt / tas     the published TAS formulation (fbt) and the branch assistant (tas), distill step only
 #   kd_lhs        the KD step with XLA's latency-hiding scheduler on (a lever to try)
 #   kd_spe4       the KD step with 4 steps per compiled call (fewer host round trips; a lever to try)
+#   keras_kd      the same KD step through Keras' own keras.distillation.Distiller (same models, fit())
 #   kd_torch      the KD step on Keras' torch backend (eager; README: a correctness path), for the record
 # Parts that no longer fit in BUDGET seconds are skipped (and say so). Everything lands in $OUT
 # (default ./gpu_bench): run.log, results.json (every part's JSON) and kd.xplane.pb.gz (the raw trace;
@@ -58,6 +59,7 @@ part tas 80 "${BENCH[@]}" --method tas --parts distill_step --json "$WORK/tas.js
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_latency_hiding_scheduler=true" \
     part kd_lhs 80 "${BENCH[@]}" --method kd --parts distill_step --json "$WORK/kd_lhs.json"
 part kd_spe4 80 "${BENCH[@]}" --method kd --parts distill_step --steps-per-execution 4 --json "$WORK/kd_spe4.json"
+part keras_kd 70 "${BENCH[@]}" --method kd --parts keras_distiller --json "$WORK/keras_kd.json"
 KERAS_BACKEND=torch part kd_torch 60 "${BENCH[@]}" --method kd --parts distill_step --json "$WORK/kd_torch.json"
 
 $PYTHON - "$WORK" "$OUT" <<'EOF'
