@@ -33,8 +33,8 @@ def test_a_value_of_the_wrong_kind_is_refused_by_name(name):
 @pytest.mark.parametrize(
     "name, options, expected",
     [
-        ("kd", {"temperature": 0}, r"temperature=0 .* \(0, inf\]"),
-        ("kd", {"w_kd": -0.5}, r"w_kd=-0.5 .* \[0, inf\]"),
+        ("kd", {"temperature": 0}, r"temperature=0 .* \(0, inf\)"),
+        ("kd", {"w_kd": -0.5}, r"w_kd=-0.5 .* \[0, inf\)"),
         ("scratch", {"label_smoothing": 1.5}, r"label_smoothing=1.5 .* \[0, 1\]"),
         ("tas", {"branch_grad_scale": 2}, r"expected 'auto' or a number in \[0, 1\]"),
         ("tas", {"branch_grad_scale": "half"}, r"branch_grad_scale='half'"),
