@@ -146,7 +146,7 @@ def evaluate(model, dataset, pixel_normalization=None):
 
 def settings_changed(folder, config):
     """The differences (['key: saved -> new', ...]) between `config` and the settings of the run that
-    `folder` holds (a checkpoint or a finished run); [] when it holds none or the same settings."""
+    `folder` holds (a checkpoint, a finished or a diverged run); [] when it holds none or the same settings."""
     folder = pathlib.Path(folder)
     saved = folder / "config.yaml"
     if not saved.is_file() or not any((folder / name).is_file() for name in RUN_RECORDS):
