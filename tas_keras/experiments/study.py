@@ -206,21 +206,21 @@ def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(),
                 waiting.append((pair, variant, seed, folder, config, label))
                 continue
             train_here(pair, folder, config, label)
-        done[folder] = _record(pair, variant, seed, folder)
+        done[folder] = _record(pair, variant, seed, folder, config)
     for pair, variant, seed, folder, config, label in deferred:  # nothing else left: wait for their teachers here
         if not _finished(folder):
             if not claim(folder):
                 waiting.append((pair, variant, seed, folder, config, label))
                 continue
             train_here(pair, folder, config, label)
-        done[folder] = _record(pair, variant, seed, folder)
+        done[folder] = _record(pair, variant, seed, folder, config)
     for pair, variant, seed, folder, config, label in waiting:  # runs other processes were training
         while not _finished(folder):
             if claim(folder):  # its process stopped: resume the run here from its last checkpoint
                 train_here(pair, folder, config, label)
                 break
             time.sleep(poll_seconds)
-        done[folder] = _record(pair, variant, seed, folder)
+        done[folder] = _record(pair, variant, seed, folder, config)
     return [done[output_dir / p / v.name / f"seed{s}"] for p, v, s in plan if output_dir / p / v.name / f"seed{s}" in done]
 
 
@@ -254,9 +254,8 @@ def _teacher_file(config, output_dir, teacher_subset, log, poll_seconds=30):
     return path
 
 
-def _record(pair, variant, seed, folder):
+def _record(pair, variant, seed, folder, config):
     if (folder / DIVERGED).is_file():
-        config = load_config(str(folder / "config.yaml"))
         return {"pair": pair, "variant": variant.name, "method": variant.method, "options": variant.option_dict(), "seed": seed,
                 "teacher_model": config.teacher.name, "student_model": config.student.name, "teacher_top1": None, "student_top1": None,
                 "diverged": json.loads((folder / DIVERGED).read_text())["message"], "val_acc_curve": read_curve(folder),

@@ -78,7 +78,7 @@ def test_runs_whose_teacher_another_process_trains_wait_until_the_other_runs_are
 
     monkeypatch.setattr(study, "run", fake_run)
     monkeypatch.setattr(study, "_teacher_file", lambda config, *a, **k: "teacher.keras")
-    monkeypatch.setattr(study, "_record", lambda pair, variant, seed, folder: {"pair": pair})
+    monkeypatch.setattr(study, "_record", lambda pair, variant, seed, folder, config: {"pair": pair})
     records = run_study(["convnext_mlp", "mixer_resnet"], variants, [0], output, log=lambda *a: None, poll_seconds=0.01)
     assert order == ["mixer_resnet", "convnext_mlp"] and [r["pair"] for r in records] == ["convnext_mlp", "mixer_resnet"]
     assert study.held_elsewhere(busy_teacher) is False and not study._teacher_busy(busy_config, output, None)
