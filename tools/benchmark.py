@@ -14,6 +14,13 @@ depend on it):
   overhead         distill_step - teacher_forward - student_step: what the method adds on top
   train_on_batch   the distill step through train_on_batch (one replica): the old measure, kept for
                    comparison; under JAX it re-reads and re-assigns every variable on each call
+  run_callbacks    (only when named in --parts) the distill step through fit() with the callbacks a
+                   training run attaches (training.callbacks.stage_callbacks: NaN stop, epoch CSV,
+                   TensorBoard where TensorFlow is installed, epoch checkpoint, time forecast) and
+                   the progress log of a run logging to a file (verbose=2), in a temporary folder:
+                   against distill_step, what the run's per-step hooks cost (their epoch-end writes
+                   are not timed). On JAX and torch a batch hook that is not async-safe makes fit()
+                   wait for every step before dispatching the next (one replica)
   keras_distiller  (only when named in --parts) KD of the same teacher and student through Keras' own
                    keras.distillation.Distiller (LogitsDistillation with KLDivergence, T as our kd's,
                    student_loss_weight 0.5), fed normalised float32 images, timed the same way: the
@@ -33,9 +40,11 @@ compute dtype). Memory: peak
 resident host memory of the process, and the peak device memory of each part on GPUs.
 """
 
+import importlib.util
 import os
 import resource
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: see tas_keras.cli.common
@@ -44,7 +53,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
 from tas_keras.errors import InputError  # noqa: E402
 
-PARTS = ("teacher_forward", "student_step", "distill_step", "train_on_batch", "keras_distiller")
+PARTS = ("teacher_forward", "student_step", "distill_step", "train_on_batch", "run_callbacks", "keras_distiller")
 DEFAULT_PARTS = PARTS[:4]
 
 
@@ -67,6 +76,11 @@ def parse_args(argv):
     p.add_argument("--steps-per-execution", type=int, default=1, help="steps per compiled call (Keras compile()); fewer host round trips")
     p.add_argument("--json", help="write the results to this JSON file")
     return p.parse_args(argv)
+
+
+def has_tensorflow():
+    """Whether TensorFlow is installed (the GPU machines we measure on have JAX only)."""
+    return importlib.util.find_spec("tensorflow") is not None
 
 
 def peak_rss_mib():
@@ -244,6 +258,8 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
     import numpy as np
 
     from tas_keras.experiments.timing import compiled, time_calls, time_fit_steps
+    from tas_keras.training.callbacks import stage_callbacks
+    from tas_keras.training.checkpoint import EpochCheckpoint
 
     class TraceProbe(keras.callbacks.Callback):
         """The distiller's trace count when the first (compiling) epoch ends."""
@@ -271,14 +287,14 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
             distiller.calibrate([(x_host, y_host)])
         return distiller
 
-    def timed_fit(name, distiller):
+    def timed_fit(name, distiller, callbacks=(), verbose=0, extra=None):
         """fit() epochs of `steps` steps on a host batch: what training runs (state kept on the device)."""
         memory.reset()
         calibrated(distiller)
         probe = TraceProbe(distiller)
-        compile_s, median, _ = time_fit_steps(distiller, x_host, y_host, steps, epochs, callbacks=[probe])
+        compile_s, median, _ = time_fit_steps(distiller, x_host, y_host, steps, epochs, callbacks=[probe, *callbacks], verbose=verbose)
         eager = keras.backend.backend() == "torch"  # every eager step runs the Python step: nothing is traced
-        record(name, compile_s, median, {"traces": None if eager else distiller.trace_count - probe.after_first})
+        record(name, compile_s, median, {"traces": None if eager else distiller.trace_count - probe.after_first, **(extra or {})})
 
     with replica_scope(replicas):
         distiller = build_distiller(config, method, size, xla, steps_per_execution)
@@ -295,6 +311,12 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
             record("train_on_batch", *time_calls(lambda: tob.train_on_batch(x_host, y_host), steps, warmup)[:2])
         if "student_step" in parts:
             timed_fit("student_step", build_distiller(config, "scratch", size, xla, steps_per_execution))
+        if replicas == 1 and "run_callbacks" in parts:
+            with tempfile.TemporaryDirectory() as folder:
+                callbacks = stage_callbacks("Benchmark", folder, "metrics.csv", EpochCheckpoint(folder), steps * epochs, "", log=lambda _: None,
+                                            tensorboard=has_tensorflow())
+                timed_fit("run_callbacks", build_distiller(config, method, size, xla, steps_per_execution), callbacks, verbose=2,
+                          extra={"callbacks": [type(c).__name__ for c in callbacks]})
         if replicas == 1 and "keras_distiller" in parts:
             from tas_keras.data.sources import normalization
             from tas_keras.pixels import normalize_pixels

@@ -8,6 +8,8 @@
 #   timm_eager / timm_compile   tools/timm_reference.py: the same KD step in PyTorch + timm (the compiled
 #                 one's kernels profiled, to set beside our trace)
 #   fbt / tas     the published TAS formulation (fbt) and the branch assistant (tas), distill step only
+#   kd_callbacks  the KD step through fit() with a training run's callbacks and progress log (beside kd's
+#                 distill step: what the run's per-step hooks cost on the GPU)
 #   kd_lhs        the KD step with XLA's latency-hiding scheduler on (a lever to try)
 #   kd_spe4       the KD step with 4 steps per compiled call (fewer host round trips; a lever to try)
 #   keras_kd      the same KD step through Keras' own keras.distillation.Distiller (same models, fit())
@@ -56,6 +58,7 @@ part timm_eager 40 "${TIMM[@]}" --json "$WORK/timm_eager.json"
 part timm_compile 150 "${TIMM[@]}" --compile --profile-steps 3 --json "$WORK/timm_compile.json"
 part fbt 80 "${BENCH[@]}" --method fbt --parts distill_step --json "$WORK/fbt.json"
 part tas 80 "${BENCH[@]}" --method tas --parts distill_step --json "$WORK/tas.json"
+part kd_callbacks 70 "${BENCH[@]}" --method kd --parts run_callbacks --json "$WORK/kd_callbacks.json"
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_latency_hiding_scheduler=true" \
     part kd_lhs 80 "${BENCH[@]}" --method kd --parts distill_step --json "$WORK/kd_lhs.json"
 part kd_spe4 80 "${BENCH[@]}" --method kd --parts distill_step --steps-per-execution 4 --json "$WORK/kd_spe4.json"

@@ -41,14 +41,15 @@ def repeating_batches(x, y):
     return forever()
 
 
-def time_fit_steps(model, x, y, steps, epochs=3, callbacks=()):
+def time_fit_steps(model, x, y, steps, epochs=3, callbacks=(), verbose=0):
     """Times `model.fit` on epochs of `steps` steps of the batch (x, y). Returns (compile seconds,
     median seconds per step over the epochs after the first, seconds per step of every epoch). The
-    first epoch compiles and warms up. `callbacks` join the fit (e.g. to read state after epoch 1)."""
+    first epoch compiles and warms up. `callbacks` join the fit after the clock (e.g. to read state
+    after epoch 1; their epoch-end work is not timed, their batch hooks are); `verbose` is fit()'s."""
     if epochs < 2 or steps < 1:
         raise ValueError(f"time_fit_steps needs epochs >= 2 and steps >= 1; got {epochs}, {steps}.")
     clock = EpochClock()
-    model.fit(repeating_batches(x, y), epochs=epochs, steps_per_epoch=steps, callbacks=[clock, *callbacks], verbose=0,
+    model.fit(repeating_batches(x, y), epochs=epochs, steps_per_epoch=steps, callbacks=[clock, *callbacks], verbose=verbose,
               shuffle=False)
     per_step = [s / steps for s in clock.seconds]
     median = statistics.median(per_step[1:])

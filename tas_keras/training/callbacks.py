@@ -1,6 +1,6 @@
 """Training callbacks of the run pipeline: an epoch log that is never half-written or duplicated,
 a time forecast after the first steps, a stop at the first non-finite loss, and TensorBoard at epoch
-level.
+level; `stage_callbacks` is the list every training stage attaches (also timed by tools/benchmark.py).
 
 The callbacks with a batch hook are `async_safe`: on backends whose Keras trainer may run batch hooks
 in a thread (JAX, torch), a batch hook that is not async-safe makes fit() read every step's logs on
@@ -128,3 +128,16 @@ class EpochTensorBoard(keras.callbacks.TensorBoard):
 
     def __init__(self, log_dir):
         super().__init__(log_dir, update_freq="epoch", write_graph=False, profile_batch=0)
+
+
+def stage_callbacks(label, folder, csv_name, checkpoint, total_steps, advice, log, chief=True, tensorboard=False):
+    """The callbacks of one training stage, in the order they must run: the stop at a non-finite loss
+    (`advice` ends its message), then, on the chief only, the epoch CSV `folder/csv_name` and
+    TensorBoard logs in `folder/tensorboard` (if `tensorboard`), the epoch checkpoint (after the logs,
+    which EpochLog needs), and the time forecast of `total_steps` steps (logged with `log`)."""
+    loggers = []
+    if chief:
+        loggers.append(EpochLog(pathlib.Path(folder, csv_name)))
+        if tensorboard:
+            loggers.append(EpochTensorBoard(str(pathlib.Path(folder, "tensorboard"))))
+    return [StopOnNonFiniteLoss(label, advice), *loggers, checkpoint, TimeForecast(label, total_steps, log)]

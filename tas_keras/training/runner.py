@@ -22,7 +22,7 @@ from tas_keras.errors import TrainingDiverged
 from tas_keras.losses import ClassificationLoss
 from tas_keras.pixels import check_normalization, normalize_pixels
 from tas_keras.training.build import build_distiller, build_student, build_teacher, load_teacher_file, teacher_size
-from tas_keras.training.callbacks import EpochLog, EpochTensorBoard, StopOnNonFiniteLoss, TimeForecast
+from tas_keras.training.callbacks import stage_callbacks
 from tas_keras.training.checkpoint import EpochCheckpoint
 from tas_keras.training.config import ConfigError, config_differences, load_config, save_config
 from tas_keras.training.optim import build_optimizer
@@ -58,16 +58,6 @@ def _datasets(config, stage, image_size, normalize):
     return train, test, info, test_info
 
 
-def _loggers(folder, csv_name, chief, tensorboard=False):
-    """The epoch CSV (atomic, one row per epoch) and TensorBoard logs, written by the chief only."""
-    if not chief:
-        return []
-    loggers = [EpochLog(pathlib.Path(folder, csv_name))]
-    if tensorboard:
-        loggers.append(EpochTensorBoard(str(pathlib.Path(folder, "tensorboard"))))
-    return loggers
-
-
 def _teacher_jit(config):
     """JAX always jits (eager steps are slow and deadlock under DataParallel); TensorFlow follows
     `xla`; torch runs eagerly (torch.compile is slow on CPU)."""
@@ -99,10 +89,10 @@ def train_teacher(config, folder, scope, log):
     log(f"Plan: the teacher {config.teacher.name} is trained here {start}: {cfg.epochs} epochs x {info.batches} steps of "
         f"{cfg.batch_size} images ({info.num_examples} {info.name} images at {size}x{size}); then the student "
         f"{config.student.name} for {config.student_training.epochs} epochs. Pass --teacher FILE to use a trained one.")
-    forecast = TimeForecast("Teacher training", (cfg.epochs - done) * info.batches, log)
-    guard = StopOnNonFiniteLoss("Teacher training", f"Lower teacher_training.optimizer.lr (now {cfg.optimizer.lr:g}) or set "
-                                f"teacher_training.optimizer.clip_norm; the last teacher checkpoint stays in {folder}.")
-    callbacks = [guard, *_loggers(folder, "teacher_metrics.csv", chief), checkpoint, forecast]
+    advice = (f"Lower teacher_training.optimizer.lr (now {cfg.optimizer.lr:g}) or set teacher_training.optimizer.clip_norm; "
+              f"the last teacher checkpoint stays in {folder}.")
+    callbacks = stage_callbacks("Teacher training", folder, "teacher_metrics.csv", checkpoint, (cfg.epochs - done) * info.batches, advice, log,
+                                chief)
     model.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False,
                 validation_freq=cfg.validation_freq)
     return model
@@ -207,10 +197,10 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
         with scope():
             calibration = distiller.calibrate(train.take(4).as_numpy_iterator())
         log(f"Calibrated {config.distiller.method}: " + ", ".join(f"{k}={v:.4g}" for k, v in calibration.items()))
-    forecast = TimeForecast("Distillation", (cfg.epochs - done) * info.batches, log)
-    guard = StopOnNonFiniteLoss("Distillation", f"Lower student_training.optimizer.lr (now {cfg.optimizer.lr:g}) or set "
-                                f"student_training.optimizer.clip_norm, then run in a new folder ({output_dir} holds the run with these settings).")
-    callbacks = [guard, *_loggers(output_dir, "metrics.csv", chief, tensorboard=True), checkpoint, forecast]
+    advice = (f"Lower student_training.optimizer.lr (now {cfg.optimizer.lr:g}) or set student_training.optimizer.clip_norm, "
+              f"then run in a new folder ({output_dir} holds the run with these settings).")
+    callbacks = stage_callbacks("Distillation", output_dir, "metrics.csv", checkpoint, (cfg.epochs - done) * info.batches, advice, log, chief,
+                                tensorboard=True)
     try:
         distiller.fit(train, validation_data=test, epochs=cfg.epochs, initial_epoch=done, callbacks=callbacks, verbose=VERBOSE, shuffle=False,
                       validation_freq=cfg.validation_freq)

@@ -13,7 +13,8 @@ def test_benchmark_reports_the_step_breakdown(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--pair", "convnext_mlp", "--profile", "small",
-         "--method", "kd", "--batch-size", "16", "--steps", "2", "--warmup", "0", "--xla", "off", "--replicas", "1", "2", "--json", str(out)],
+         "--method", "kd", "--batch-size", "16", "--steps", "2", "--warmup", "0", "--xla", "off", "--replicas", "1", "2", "--json", str(out),
+         "--parts", "teacher_forward", "student_step", "distill_step", "train_on_batch", "run_callbacks"],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
         env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},  # the 2 replicas are logical CPU devices, also on a GPU machine
     )
@@ -26,6 +27,9 @@ def test_benchmark_reports_the_step_breakdown(tmp_path):
     for run in (one, two):
         assert run["distill_step"]["traces"] == 0 and run["student_step"]["traces"] == 0  # no retracing between steps
     assert "teacher_forward" not in two and "train_on_batch" not in two and two["distill_step"]["median_s"] > 0
+    # the step with a training run's callbacks (and nothing of them left behind)
+    assert one["run_callbacks"]["median_s"] > 0 and one["run_callbacks"]["traces"] == 0 and "run_callbacks" not in two
+    assert one["run_callbacks"]["callbacks"] == ["StopOnNonFiniteLoss", "EpochLog", "EpochTensorBoard", "EpochCheckpoint", "TimeForecast"]
     assert report["matmul_peak"]["gflops"] > 0 and report["matmul_peak"]["dtype"] == "float32"
     flops = report["gflops_per_batch"]
     assert flops["teacher_forward"] > 0 and flops["student_forward"] > 0
@@ -43,7 +47,7 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--pair", "convnext_mlp", "--profile", "small", "--method", "kd",
-         "--batch-size", "8", "--steps", "2", "--warmup", "0", "--parts", "distill_step", "keras_distiller", "--trace", str(tmp_path / "trace"),
+         "--batch-size", "8", "--steps", "2", "--warmup", "0", "--parts", "distill_step", "run_callbacks", "keras_distiller", "--trace", str(tmp_path / "trace"),
          "--trace-steps", "2", "--steps-per-execution", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
         env={**os.environ, "KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"},
@@ -54,6 +58,8 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
     assert report["steps_per_execution"] == 2
     assert set(run) >= {"distill_step", "distill_trace"} and not {"teacher_forward", "student_step", "train_on_batch"} & set(run)
     assert run["keras_distiller"]["median_s"] > 0 and "keras_distiller" in proc.stdout  # Keras' own Distiller, same models
+    # a run's callbacks, but TensorBoard needs TensorFlow
+    assert run["run_callbacks"]["callbacks"] == ["StopOnNonFiniteLoss", "EpochLog", "EpochCheckpoint", "TimeForecast"]
     trace = run["distill_trace"]
     assert 0 < trace["busy_ms"] <= trace["window_ms"] and trace["by_kind"]["matmul"] > 0 and trace["top"]
     assert "device time per step" in proc.stdout
