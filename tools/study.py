@@ -50,6 +50,8 @@ def parse_args(argv):
                    help="an override for one pair's runs, e.g. convnext_deit:student_training.optimizer.lr=0.005 (repeatable)")
     p.add_argument("--output-dir", default="runs/study")
     p.add_argument("--title", default="Accuracy study")
+    p.add_argument("--compare", action="append", default=[], metavar="VARIANT:REFERENCE",
+                   help="a table of paired (same-seed) differences of VARIANT minus REFERENCE, e.g. --compare fbt:tas; repeatable")
     p.add_argument("--report-only", action="store_true", help="train nothing: tables and plot from the runs finished so far")
     return p.parse_args(argv)
 
@@ -76,6 +78,17 @@ def pair_overrides_from(args):
     return per_pair
 
 
+def parse_comparison(text, names):
+    """'fbt:tas' -> ("fbt", "tas"), both among the study's variant names."""
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise ConfigError(f"--compare {text!r} must look like VARIANT:REFERENCE, e.g. fbt:tas.")
+    unknown = [p for p in parts if p not in names]
+    if unknown:
+        raise ConfigError(f"--compare {text!r}: {unknown[0]!r} is not a variant of this study; choose from {names}.")
+    return tuple(parts)
+
+
 def machine():
     cpu = platform.processor() or platform.machine()
     try:
@@ -95,6 +108,7 @@ def _main(argv):
     names = [v.name for v in main_variants + ablations]
     if len(set(names)) != len(names):
         raise ConfigError(f"Variant names must be unique; got {names}.")
+    comparisons = [parse_comparison(text, names) for text in args.compare]
     profile = None if args.profile == "none" else args.profile
     ablation_pairs = args.ablation_pairs or args.pairs
     bad = sorted(set(ablation_pairs) - set(args.pairs))
@@ -129,7 +143,7 @@ def _main(argv):
         "floor_method": FLOOR_METHOD,
     }
     out = pathlib.Path(args.output_dir)
-    write_report(records, meta, out, [v.name for v in main_variants], [v.name for v in ablations])
+    write_report(records, meta, out, [v.name for v in main_variants], [v.name for v in ablations], comparisons)
     print((out / "results.md").read_text())
     print(f"Wrote {out / 'results.md'}, {out / 'results.json'}, {out / 'results.png'}")
     return 0

@@ -1,4 +1,5 @@
-"""Study results: mean +- std tables (Markdown + JSON) and a PNG (accuracy bars with error bars, curves)."""
+"""Study results: mean +- std tables (Markdown + JSON), paired differences between variants, and a PNG
+(accuracy bars with error bars, curves)."""
 
 import pathlib
 import statistics
@@ -72,15 +73,65 @@ def markdown_table(table, variants, title="student top-1 (%)", floor=None):
     return "\n".join(lines)
 
 
-def write_report(records, meta, out_dir, main_variants, ablation_variants=()):
-    """results.json, results.md and results.png in out_dir; returns the aggregated table."""
+def paired_differences(records, variant, reference):
+    """{pair: {diffs, seeds, mean, std, wins, n, ci95}}: test top-1 (points) of `variant` minus
+    `reference` on each seed both finished. Runs of one seed share the teacher, the training images,
+    the student's initialisation and the order of batches, so the seed-to-seed spread they share
+    cancels in the difference. ci95: the Student-t 95% interval of the mean difference (n >= 2);
+    wins: the seeds where `variant` is ahead."""
+    from scipy import stats  # a dependency of scikit-learn, which the base install has
+
+    by_key = {(r["pair"], r["variant"], r["seed"]): r["student_top1"] for r in records if not r.get("diverged")}
+    result = {}
+    for pair in dict.fromkeys(r["pair"] for r in records):
+        seeds = sorted(seed for (p, v, seed) in by_key if p == pair and v == variant and (pair, reference, seed) in by_key)
+        if not seeds:
+            continue
+        diffs = [100 * (by_key[pair, variant, seed] - by_key[pair, reference, seed]) for seed in seeds]
+        mean = statistics.fmean(diffs)
+        std = statistics.stdev(diffs) if len(diffs) > 1 else None
+        half = None if std is None else stats.t.ppf(0.975, len(diffs) - 1) * std / len(diffs) ** 0.5
+        result[pair] = {"diffs": diffs, "seeds": seeds, "n": len(diffs), "mean": mean, "std": std, "wins": sum(d > 0 for d in diffs),
+                        "ci95": None if half is None else [mean - half, mean + half]}
+    return result
+
+
+def comparison_table(records, comparisons, pairs):
+    """Markdown: a row per (variant, reference), a column per pair: mean ± std of the paired
+    differences, [ci95 low, high], and the seeds where the variant is ahead."""
+    lines = ["| paired difference (points) | " + " | ".join(pairs) + " |", "|---|" + "---:|" * len(pairs)]
+    for variant, reference in comparisons:
+        found = paired_differences(records, variant, reference)
+        cells = []
+        for pair in pairs:
+            d = found.get(pair)
+            if d is None:
+                cells.append("")
+                continue
+            text = f"{d['mean']:+.2f}"
+            if d["std"] is not None:
+                text += f" ± {d['std']:.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]"
+            cells.append(text + f"; ahead on {d['wins']} of {d['n']}")
+        lines.append(f"| {variant} − {reference} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(records, meta, out_dir, main_variants, ablation_variants=(), comparisons=()):
+    """results.json, results.md and results.png in out_dir; returns the aggregated table.
+    comparisons: (variant, reference) pairs whose paired differences get their own table."""
     table = aggregate(records)
-    atomic_json(out_dir / "results.json", {"meta": meta, "table": table, "runs": records})
+    paired = {f"{v} - {r}": paired_differences(records, v, r) for v, r in comparisons}
+    atomic_json(out_dir / "results.json", {"meta": meta, "table": table, "paired_differences": paired, "runs": records})
     floor = ("logistic regression", meta["floor_top1"]) if meta.get("floor_top1") is not None else None
     parts = [f"# {meta.get('title', 'Accuracy study')}", "", _meta_lines(meta), "", "## Methods", "",
              markdown_table(table, main_variants, floor=floor), ""]
     if ablation_variants:
         parts += ["## Ablations", "", markdown_table(table, ablation_variants, floor=floor), ""]
+    if comparisons:
+        parts += ["## Paired differences", "", comparison_table(records, comparisons, list(table)), "",
+                  ("Test top-1 of the first variant minus the second on the same seed (same teacher, training images, student "
+                   "initialisation and batch order): mean ± sample std over seeds, the Student-t 95% interval of the mean, "
+                   "and the seeds on which the first is ahead."), ""]
     parts += [("Cells: mean ± sample std over seeds of the student's top-1 on the full test split; in brackets the gain over "
               "scratch (same student, same data, no teacher); then the mean top-1 on the student's own training images "
               "(unaugmented) at the end."), ""]

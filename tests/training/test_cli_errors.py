@@ -95,6 +95,10 @@ def test_evaluate_errors(capsys, tmp_path):
 def test_tool_errors(capsys, tmp_path):
     one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--methods", "kd", "kd", "--output-dir", str(tmp_path)]), "unique")
     one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--ablation", "x=tass", "--output-dir", str(tmp_path)]), "tass")
+    one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--methods", "kd", "fbt", "--compare", "fbt:ofa", "--output-dir", str(tmp_path)]),
+                   "'ofa' is not a variant", "['kd', 'fbt']")
+    one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--methods", "kd", "fbt", "--compare", "fbt", "--output-dir", str(tmp_path)]),
+                   "VARIANT:REFERENCE")
     one_line_error(capsys, tool("grad_norms")([*SMALL, "--teacher", str(tmp_path / "none.keras")]), "does not exist")
     one_line_error(capsys, tool("grad_norms")([*SMALL, "--teacher", "t.keras", "--set", "distiller.w_nce=abc"]), "w_nce='abc'")
     one_line_error(capsys, tool("benchmark")([*SMALL, "--replicas", "0"]), "--replicas must be >= 1")

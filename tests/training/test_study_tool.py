@@ -6,13 +6,14 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 
 from tas_keras.atomic import atomic_json
 from tas_keras.data import build_dataset
 from tas_keras.errors import TrainingDiverged
 from tas_keras.experiments.floor import logistic_regression_top1
-from tas_keras.experiments.report import aggregate, markdown_table
+from tas_keras.experiments.report import aggregate, comparison_table, markdown_table, paired_differences
 from tas_keras.experiments.study import LOCK, Variant, claim, release, run_study, study_config
 from tas_keras.training.config import ConfigError, save_config
 from tas_keras.training.runner import DIVERGED, evaluate
@@ -143,6 +144,23 @@ def test_a_diverged_run_is_reported_and_not_retried(tmp_path, monkeypatch):
     assert "| kd | diverged [1 of 1] |" in markdown_table(aggregate(records), ["scratch", "kd"])
 
 
+def test_paired_differences_are_per_seed_with_a_t_interval():
+    a = [0.861, 0.874, 0.869, 0.88]  # seed 3 has no reference run: left out of the pairing
+    b = [0.855, 0.876, 0.860]
+    records = [_record("fbt", s, v) for s, v in enumerate(a)] + [_record("tas", s, v) for s, v in enumerate(b)]
+    records.append({**_record("fbt", 0, None), "pair": "q", "diverged": "nan"})  # a diverged run pairs with nothing
+    d = paired_differences(records, "fbt", "tas")
+    diffs = 100 * (np.array(a[:3]) - np.array(b))
+    assert list(d) == ["p"] and d["p"]["seeds"] == [0, 1, 2] and d["p"]["diffs"] == pytest.approx(diffs)
+    assert d["p"]["mean"] == pytest.approx(diffs.mean()) and d["p"]["std"] == pytest.approx(diffs.std(ddof=1)) and d["p"]["wins"] == 2
+    half = 4.302653 * diffs.std(ddof=1) / np.sqrt(3)  # Student-t 0.975 quantile, 2 degrees of freedom
+    assert d["p"]["ci95"] == pytest.approx([diffs.mean() - half, diffs.mean() + half], rel=1e-5)
+    text = comparison_table(records, [("fbt", "tas")], ["p"])
+    assert f"| fbt − tas | {diffs.mean():+.2f} ± {diffs.std(ddof=1):.2f} [{diffs.mean() - half:+.2f}, {diffs.mean() + half:+.2f}]; ahead on 2 of 3 |" in text
+    one = paired_differences(records[:1] + records[4:5], "fbt", "tas")["p"]
+    assert (one["n"], one["std"], one["ci95"]) == (1, None, None)
+
+
 def test_one_seed_reports_no_spread():
     table = aggregate([_record("scratch", 0, 0.80), _record("kd", 0, 0.85)])
     assert table["p"]["variants"]["kd"]["std"] is None
@@ -178,9 +196,13 @@ def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
     md = (out / "results.md").read_text()
     assert "## Ablations" in md and "kd_t2" in md and "python tools/study.py" in md
     assert f"| logistic regression | {floor:.2f} |" in md and "; train " in md
-    again = study(out)
+    assert "## Paired differences" not in md
+    again = study(out, "--compare", "kd:scratch")
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("reused") == 3 and "Training teacher" not in again.stdout
+    kd_gain = json.loads((out / "results.json").read_text())["paired_differences"]["kd - scratch"]["convnext_mlp"]
+    assert kd_gain["seeds"] == [0] and kd_gain["mean"] == pytest.approx(result["table"]["convnext_mlp"]["variants"]["kd"]["gain_over_scratch"])
+    assert f"| kd − scratch | {kd_gain['mean']:+.2f}; ahead on " in (out / "results.md").read_text()
     partial = study(out, "--report-only", "--methods", "scratch", "ofa")  # ofa never ran: reported as missing
     assert partial.returncode == 0, partial.stderr[-3000:]
     assert partial.stdout.count("not finished") == 1 and "Training teacher" not in partial.stdout
