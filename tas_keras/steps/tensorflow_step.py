@@ -40,6 +40,24 @@ def _forward_backward(distiller):
     return _compiled(distiller, "forward_backward", step)
 
 
+def _apply_gradients(distiller):
+    """optimizer.apply as one XLA function (with or without `xla`) outside tf.distribute: its
+    per-variable updates (AdamW: about ten elementwise passes over each variable) fuse into one pass
+    each (README, Speed: about 3% of the paper-size KD step on the 2-core CPU). Under a strategy (even
+    with one replica) the optimizer's gradient all-reduce goes through the replica context
+    (merge_call, collectives), so there the update is left as TensorFlow ops, as Keras runs it."""
+
+    def apply(grads):  # the variables are captured, not arguments: a traced argument must be a tensor
+        distiller.optimizer.apply(grads, distiller.trainable_variables)
+
+    if distiller.run_eagerly or tf.distribute.has_strategy():
+        return apply
+    cache = _FUNCTIONS.setdefault(distiller, {})
+    if "apply" not in cache:
+        cache["apply"] = tf.function(apply, jit_compile=True, reduce_retracing=True)
+    return cache["apply"]
+
+
 def _replica_layout(targets, global_keys, batch):
     """Local batch offset within the global batch, the global batch size, and the gathered targets."""
     ctx = tf.distribute.get_replica_context()
@@ -58,7 +76,7 @@ def train_step(distiller, data):
     targets, offset, global_batch = _replica_layout(targets, distiller.method.global_targets, batch)
     scale = tf.cast(batch, tf.float32) / tf.cast(global_batch, tf.float32)
     losses, total, logits, grads = _forward_backward(distiller)(x, y, targets, offset, scale)
-    distiller.optimizer.apply(grads, distiller.trainable_variables)
+    _apply_gradients(distiller)(grads)
     return _for_keras_reduction(distiller.update_metrics(losses, total, y, logits, batch))
 
 

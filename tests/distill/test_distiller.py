@@ -308,6 +308,32 @@ def test_the_compiled_step_is_traced_once(seeded):
     assert distiller.trace_count == 1  # later steps and epochs reuse the compiled step
 
 
+@pytest.mark.parametrize("policy", ["float32", pytest.param("mixed_float16", marks=pytest.mark.heavy)])
+def test_the_compiled_step_updates_the_variables_as_the_eager_step_does(policy):
+    """The compiled step (on TensorFlow the optimizer's update is its own XLA function) against the
+    same step run eagerly: the same student after two steps of AdamW with weight decay and clipping
+    (mixed_float16: the loss-scale optimizer's conditional update)."""
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        x, y = tiny_data()
+        students = []
+        for eager in (False, True):
+            keras.utils.set_random_seed(0)
+            distiller = Distiller(tiny("cnn"), tiny("mlp"), method="kd")
+            distiller.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=0.05, global_clipnorm=1.0), run_eagerly=eager)
+            before = list(snapshot(distiller.student.trainable_variables).values())
+            history = distiller.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0).history
+            assert np.isfinite(history["loss"]).all()
+            students.append(list(snapshot(distiller.student.trainable_variables).values()))
+        compiled, eager = students
+        assert [np.array_equal(a, b) for a, b in zip(before, eager)].count(False) > len(before) // 2  # it trained
+        tolerance = 1e-5 if policy == "float32" else 2e-2
+        for a, b in zip(compiled, eager):
+            np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
 def test_a_partial_last_batch_costs_at_most_one_more_trace(seeded):
     """10 images in batches of 4, 3 epochs. TensorFlow traces once with the batch dimension unknown;
     JAX compiles per batch shape, so the last batch of 2 costs one more trace; no backend traces again
