@@ -96,12 +96,11 @@ def paired_differences(records, variant, reference):
     return result
 
 
-def comparison_table(records, comparisons, pairs):
-    """Markdown: a row per (variant, reference), a column per pair: mean ± std of the paired
-    differences, [ci95 low, high], and the seeds where the variant is ahead."""
+def comparison_table(paired, pairs):
+    """Markdown: a row per {(variant, reference): paired_differences(...)} entry, a column per pair:
+    mean ± std of the paired differences, [ci95 low, high], and the seeds where the variant is ahead."""
     lines = ["| paired difference (points) | " + " | ".join(pairs) + " |", "|---|" + "---:|" * len(pairs)]
-    for variant, reference in comparisons:
-        found = paired_differences(records, variant, reference)
+    for (variant, reference), found in paired.items():
         cells = []
         for pair in pairs:
             d = found.get(pair)
@@ -120,15 +119,16 @@ def write_report(records, meta, out_dir, main_variants, ablation_variants=(), co
     """results.json, results.md and results.png in out_dir; returns the aggregated table.
     comparisons: (variant, reference) pairs whose paired differences get their own table."""
     table = aggregate(records)
-    paired = {f"{v} - {r}": paired_differences(records, v, r) for v, r in comparisons}
-    atomic_json(out_dir / "results.json", {"meta": meta, "table": table, "paired_differences": paired, "runs": records})
+    paired = {(v, r): paired_differences(records, v, r) for v, r in comparisons}
+    atomic_json(out_dir / "results.json", {"meta": meta, "table": table, "paired_differences": {f"{v} - {r}": d for (v, r), d in paired.items()},
+                                           "runs": records})
     floor = ("logistic regression", meta["floor_top1"]) if meta.get("floor_top1") is not None else None
     parts = [f"# {meta.get('title', 'Accuracy study')}", "", _meta_lines(meta), "", "## Methods", "",
              markdown_table(table, main_variants, floor=floor), ""]
     if ablation_variants:
         parts += ["## Ablations", "", markdown_table(table, ablation_variants, floor=floor), ""]
     if comparisons:
-        parts += ["## Paired differences", "", comparison_table(records, comparisons, list(table)), "",
+        parts += ["## Paired differences", "", comparison_table(paired, list(table)), "",
                   ("Test top-1 of the first variant minus the second on the same seed (same teacher, training images, student "
                    "initialisation and batch order): mean ± sample std over seeds, the Student-t 95% interval of the mean, "
                    "and the seeds on which the first is ahead."), ""]

@@ -17,15 +17,16 @@ from tas_keras.steps.common import eval_metrics, group_losses, step_inputs, tota
 _FUNCTIONS = weakref.WeakKeyDictionary()  # distiller -> {(part, xla): tf.function}, built once each
 
 
-def _compiled(distiller, key, fn):
-    """fn as a tf.function (XLA when distiller.xla), built once per distiller and XLA setting; eager
-    under compile(run_eagerly=True), for debugging."""
+def _compiled(distiller, key, fn, xla=None):
+    """fn as a tf.function (XLA when `xla`, by default distiller.xla), built once per distiller and
+    XLA setting; eager under compile(run_eagerly=True), for debugging."""
     if distiller.run_eagerly:
         return fn
+    xla = distiller.xla if xla is None else xla
     cache = _FUNCTIONS.setdefault(distiller, {})
-    if (key, distiller.xla) not in cache:
-        cache[(key, distiller.xla)] = tf.function(fn, jit_compile=distiller.xla, reduce_retracing=True)
-    return cache[(key, distiller.xla)]
+    if (key, xla) not in cache:
+        cache[(key, xla)] = tf.function(fn, jit_compile=xla, reduce_retracing=True)
+    return cache[(key, xla)]
 
 
 def _forward_backward(distiller):
@@ -50,12 +51,9 @@ def _apply_gradients(distiller):
     def apply(grads):  # the variables are captured, not arguments: a traced argument must be a tensor
         distiller.optimizer.apply(grads, distiller.trainable_variables)
 
-    if distiller.run_eagerly or tf.distribute.has_strategy():
+    if tf.distribute.has_strategy():
         return apply
-    cache = _FUNCTIONS.setdefault(distiller, {})
-    if "apply" not in cache:
-        cache["apply"] = tf.function(apply, jit_compile=True, reduce_retracing=True)
-    return cache["apply"]
+    return _compiled(distiller, "apply", apply, xla=True)
 
 
 def _replica_layout(targets, global_keys, batch):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tas_keras.errors import TrainingDiverged
-from tas_keras.training.callbacks import EpochLog, EpochTensorBoard, StopOnNonFiniteLoss, TimeForecast, format_duration
+from tas_keras.training.callbacks import EpochLog, EpochTensorBoard, StopOnNonFiniteLoss, TimeForecast, format_duration, stage_callbacks
 from tas_keras.training.checkpoint import EpochCheckpoint
 
 pytestmark = pytest.mark.core
@@ -87,7 +87,7 @@ def test_a_nan_loss_stops_training_before_its_epoch_is_checkpointed(tmp_path):
 def test_the_runs_batch_hooks_leave_fit_asynchronous_where_keras_allows_it(tmp_path):
     """On JAX and torch, Keras runs batch hooks in a worker thread unless some callback's batch hook is
     not async-safe: then every step's logs are read on the main thread, a host sync per step. Keras'
-    own TensorBoard is such a callback; the run pipeline's callbacks are not."""
+    own TensorBoard is such a callback; the callbacks a training stage attaches (stage_callbacks) are not."""
     if keras.backend.backend() == "tensorflow":
         pytest.skip("Keras' TensorFlow trainer runs every batch hook on the main thread")
     on_main_thread = set()
@@ -101,7 +101,8 @@ def test_the_runs_batch_hooks_leave_fit_asynchronous_where_keras_allows_it(tmp_p
     small_fit(1, callbacks=[keras.callbacks.TensorBoard(str(tmp_path / "keras_tb")), Probe()])
     assert on_main_thread == {True}
     on_main_thread.clear()
-    ours = [StopOnNonFiniteLoss("Training", ""), TimeForecast("Training", 16, log=lambda *a: None), EpochTensorBoard(str(tmp_path / "tb"))]
+    ours = stage_callbacks("Training", tmp_path, "metrics.csv", EpochCheckpoint(tmp_path), 16, "", log=lambda *a: None, tensorboard=True)
+    assert any(isinstance(c, EpochTensorBoard) for c in ours)
     small_fit(1, callbacks=[*ours, Probe()])
     assert on_main_thread == {False}
-    assert list((tmp_path / "tb" / "train").iterdir())  # the epoch's logs were written
+    assert list((tmp_path / "tensorboard" / "train").iterdir())  # the epoch's logs were written

@@ -155,7 +155,7 @@ def test_paired_differences_are_per_seed_with_a_t_interval():
     assert d["p"]["mean"] == pytest.approx(diffs.mean()) and d["p"]["std"] == pytest.approx(diffs.std(ddof=1)) and d["p"]["wins"] == 2
     half = 4.302653 * diffs.std(ddof=1) / np.sqrt(3)  # Student-t 0.975 quantile, 2 degrees of freedom
     assert d["p"]["ci95"] == pytest.approx([diffs.mean() - half, diffs.mean() + half], rel=1e-5)
-    text = comparison_table(records, [("fbt", "tas")], ["p"])
+    text = comparison_table({("fbt", "tas"): d}, ["p"])
     assert f"| fbt − tas | {diffs.mean():+.2f} ± {diffs.std(ddof=1):.2f} [{diffs.mean() - half:+.2f}, {diffs.mean() + half:+.2f}]; ahead on 2 of 3 |" in text
     one = paired_differences(records[:1] + records[4:5], "fbt", "tas")["p"]
     assert (one["n"], one["std"], one["ci95"]) == (1, None, None)
