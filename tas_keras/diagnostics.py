@@ -1,8 +1,8 @@
 """Which loss term drives the student: per-term gradient norms on the student's weights.
 
-An auxiliary branch (TAS's assistant, OFA's branches, FitNet's regressor) trains the student stages it
+An auxiliary branch (tas_branch's assistant, OFA's branches, FitNet's regressor) trains the student stages it
 reads from. When its gradient there is orders of magnitude larger than the student's own CE, it decides
-what those stages learn. These norms make that visible (tools/grad_norms.py) and calibrate TAS's
+what those stages learn. These norms make that visible (tools/grad_norms.py) and calibrate tas_branch's
 `branch_grad_scale="auto"`. Works on every backend (the gradients come from the backend's step module).
 """
 

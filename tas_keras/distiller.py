@@ -134,7 +134,7 @@ class Distiller(keras.Model):
         losses = self.method.compute_losses(student_out, targets, labels, positive_offset, training)
         return losses, student_out["logits"]
 
-    # --- calibration (e.g. TAS's branch_grad_scale="auto") --------------------------------------
+    # --- calibration (e.g. tas_branch's branch_grad_scale="auto") --------------------------------------
     def calibrate(self, batches):
         """Lets the method set its calibrated state from per-group gradient norms on the student,
         measured on `batches` ((images, labels) pairs); returns the method's report (None if the
@@ -261,6 +261,8 @@ class Distiller(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        if config.get("method") == "tas" and "branch_stages" in config:  # saved before the branch design was renamed tas_branch
+            config["method"] = "tas_branch"
         teacher = keras.saving.deserialize_keras_object(config.pop("teacher"))
         student = keras.saving.deserialize_keras_object(config.pop("student"))
         return cls(teacher, student, **config)

@@ -61,7 +61,7 @@ def parse_args(argv):
     p = ArgumentParser(description=__doc__)
     p.add_argument("--pair", required=True)
     p.add_argument("--profile", help="e.g. small (micro variants at 32x32)")
-    p.add_argument("--method", default=None, help="scratch | kd | fitnet | ofa | tas (default: the config's)")
+    p.add_argument("--method", default=None, help="e.g. scratch | kd | ofa | tas | tas_branch (default: the config's)")
     p.add_argument("--image-size", type=int, help="input side (default: the config's)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=20, help="steps per timed fit() epoch (and timed train_on_batch calls)")
@@ -282,7 +282,7 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
                         "peak_rss_mib": peak_rss_mib(), "device_peak_mib": memory.peak_mib(), **(extra or {})}
 
     def calibrated(distiller):
-        """fit() on a generator cannot calibrate itself (e.g. TAS's branch_grad_scale="auto")."""
+        """fit() on a generator cannot calibrate itself (e.g. tas_branch's branch_grad_scale="auto")."""
         if distiller.method.needs_calibration():
             distiller.calibrate([(x_host, y_host)])
         return distiller

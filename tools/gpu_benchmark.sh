@@ -7,7 +7,7 @@
 #   peak          the card's bf16 matmul rate (8192^3), the ceiling for achieved TFLOP/s
 #   timm_eager / timm_compile   tools/timm_reference.py: the same KD step in PyTorch + timm (the compiled
 #                 one's kernels profiled, to set beside our trace)
-#   fbt / tas     the published TAS formulation (fbt) and the branch assistant (tas), distill step only
+#   tas / tas_branch  the published TAS formulation (tas) and our branch assistant (tas_branch), distill step only
 #   kd_callbacks  the KD step through fit() with a training run's callbacks and progress log (beside kd's
 #                 distill step: what the run's per-step hooks cost on the GPU)
 #   kd_lhs        the KD step with XLA's latency-hiding scheduler on (a lever to try)
@@ -56,8 +56,8 @@ part peak 30 $PYTHON -c "from tas_keras.experiments.timing import matmul_peak_gf
 json.dump({'size': $PEAK_SIZE, 'dtype': 'bfloat16', 'gflops': p($PEAK_SIZE, 'bfloat16')}, open('$WORK/peak.json', 'w')); print(open('$WORK/peak.json').read())"
 part timm_eager 40 "${TIMM[@]}" --json "$WORK/timm_eager.json"
 part timm_compile 150 "${TIMM[@]}" --compile --profile-steps 3 --json "$WORK/timm_compile.json"
-part fbt 80 "${BENCH[@]}" --method fbt --parts distill_step --json "$WORK/fbt.json"
 part tas 80 "${BENCH[@]}" --method tas --parts distill_step --json "$WORK/tas.json"
+part tas_branch 80 "${BENCH[@]}" --method tas_branch --parts distill_step --json "$WORK/tas_branch.json"
 part kd_callbacks 70 "${BENCH[@]}" --method kd --parts run_callbacks --json "$WORK/kd_callbacks.json"
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_latency_hiding_scheduler=true" \
     part kd_lhs 80 "${BENCH[@]}" --method kd --parts distill_step --json "$WORK/kd_lhs.json"

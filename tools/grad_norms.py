@@ -2,7 +2,7 @@
 
     python tools/grad_norms.py --pair convnext_mlp --profile small --dataset fashion_mnist \
         --teacher runs/study_fmnist/teachers/96722869ab27/teacher.keras [--student trained.keras] \
-        [--set distiller.branch_grad_scale=0.01]
+        [--method tas_branch --set distiller.branch_grad_scale=0.01]
 
 Prints a Markdown table: each term's value and the L2 norm of its gradient on all student weights and
 on the weights every term trains (the stages an assistant or branch shares with the student), and that

@@ -10,7 +10,7 @@ epochs, optimizer and augmentation for every method, and are tested on the full 
 `--pair-set PAIR:KEY=VALUE` gives one pair's runs their own setting, e.g. a student recipe tuned for
 that student on scratch (then the same for every method of the pair).
 Variants: `--methods` names methods as they are; `--ablation NAME=METHOD:key=value:...` adds a method
-with options, e.g. `--ablation tas_mse=tas:feature_loss=mse --ablation tas_conv=tas:modules=[conv]`.
+with options, e.g. `--ablation tas_no_nce=tas:w_nce=0 --ablation branch_mse=tas_branch:feature_loss=mse`.
 Rerunning the same command reuses finished runs and resumes an interrupted one.
 """
 
@@ -32,9 +32,9 @@ from tas_keras.training.config import ConfigError  # noqa: E402
 def parse_args(argv):
     p = ArgumentParser(description=__doc__)
     p.add_argument("--pairs", nargs="+", required=True, help="pair configs, e.g. convnext_mlp convnext_deit mixer_resnet")
-    p.add_argument("--methods", nargs="+", default=["scratch", "kd", "fitnet", "ofa", "tas", "fbt"])
+    p.add_argument("--methods", nargs="+", default=["scratch", "kd", "fitnet", "ofa", "tas", "tas_branch"])
     p.add_argument("--ablation", action="append", default=[], metavar="[PAIR/]NAME=METHOD:key=value",
-                   help="an extra variant, e.g. tas_mse=tas:feature_loss=mse or mixer_resnet/tas_grid4=tas:nce_grid=4 (repeatable)")
+                   help="an extra variant, e.g. tas_no_tf=tas:w_tf=0 or mixer_resnet/branch_grid4=tas_branch:nce_grid=4 (repeatable)")
     p.add_argument("--ablation-pairs", nargs="+", help="pairs that run the ablations not tied to a pair (default: all --pairs)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--profile", default="small", help="profile of the pair files (default small); 'none' for the paper scale")
@@ -51,7 +51,7 @@ def parse_args(argv):
     p.add_argument("--output-dir", default="runs/study")
     p.add_argument("--title", default="Accuracy study")
     p.add_argument("--compare", action="append", default=[], metavar="VARIANT:REFERENCE",
-                   help="a table of paired (same-seed) differences of VARIANT minus REFERENCE, e.g. --compare fbt:tas; repeatable")
+                   help="a table of paired (same-seed) differences of VARIANT minus REFERENCE, e.g. --compare tas:tas_branch; repeatable")
     p.add_argument("--report-only", action="store_true", help="train nothing: tables and plot from the runs finished so far")
     return p.parse_args(argv)
 
@@ -79,10 +79,10 @@ def pair_overrides_from(args):
 
 
 def parse_comparison(text, names):
-    """'fbt:tas' -> ("fbt", "tas"), both among the study's variant names."""
+    """'tas:kd' -> ("tas", "kd"), both among the study's variant names."""
     parts = text.split(":")
     if len(parts) != 2:
-        raise ConfigError(f"--compare {text!r} must look like VARIANT:REFERENCE, e.g. fbt:tas.")
+        raise ConfigError(f"--compare {text!r} must look like VARIANT:REFERENCE, e.g. tas:kd.")
     unknown = [p for p in parts if p not in names]
     if unknown:
         raise ConfigError(f"--compare {text!r}: {unknown[0]!r} is not a variant of this study; choose from {names}.")

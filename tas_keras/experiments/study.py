@@ -33,8 +33,8 @@ from tas_keras.training.strategy import distribution_scope
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """A named method setting: `tas_mse=tas:feature_loss=mse:w_nce=2` -> Variant("tas_mse", "tas", {...});
-    `mixer_resnet/tas_grid4=tas:nce_grid=4` runs on that pair only (options valid for some pairs only)."""
+    """A named method setting: `branch_mse=tas_branch:feature_loss=mse:w_nce=2` -> Variant("branch_mse", "tas_branch", {...});
+    `mixer_resnet/branch_grid4=tas_branch:nce_grid=4` runs on that pair only (options valid for some pairs only)."""
 
     name: str
     method: str
@@ -56,7 +56,7 @@ class Variant:
         options = []
         for item in items:
             if "=" not in item:
-                raise ConfigError(f"Variant {text!r}: option {item!r} must look like key=value (e.g. tas_mse=tas:feature_loss=mse).")
+                raise ConfigError(f"Variant {text!r}: option {item!r} must look like key=value (e.g. tas_no_tf=tas:w_tf=0).")
             key, raw = item.split("=", 1)
             value = yaml.safe_load(raw)
             options.append((key.strip(), tuple(value) if isinstance(value, list) else value))

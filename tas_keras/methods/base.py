@@ -6,7 +6,7 @@ are tracked by the Distiller. It splits its work in two:
   those named in `global_targets` are gathered over all replicas (InfoNCE negatives);
 - `compute_losses(student_out, targets, labels, positive_offset, training)`: named, weighted scalar
   losses (means over the local batch), e.g. {"loss_ce": ..., "loss_kd": ...}; entries whose name does
-  not start with "loss" are logged metrics (e.g. fbt's "fused_acc"), not added to the loss.
+  not start with "loss" are logged metrics (e.g. tas's "fused_acc"), not added to the loss.
 """
 
 import contextlib
@@ -51,7 +51,7 @@ def stage_by_name(stages, name, who):
 
 def pooled_features(features, stage):
     """A stage output globally average-pooled to (B, C), prefix (class) tokens dropped: the "final
-    features" that fbt and rsd compare."""
+    features" that tas and rsd compare."""
     return spatial_smooth(features, 1, stage["layout"], stage["num_prefix_tokens"])
 
 
@@ -81,7 +81,7 @@ class Method(keras.layers.Layer):
 
     def __init__(self, pair, options=None, models=None, **kwargs):
         """pair: what the method may know of the pair (models_description); models: {"teacher",
-        "student"} models, for methods that reuse their parts (fbt's fused model)."""
+        "student"} models, for methods that reuse their parts (tas's fused model)."""
         super().__init__(**kwargs)
         self.pair = dict(pair)
         self.options = self.check_options(options or {})

@@ -1,182 +1,143 @@
-import contextlib
+import math
 
 import keras
+from keras import ops
 
-from tas_keras.assistant import MODULES, build_assistant, check_modules, default_modules
 from tas_keras.errors import InputError
-from tas_keras.layers import dense, scale_gradient, spatial_smooth
-from tas_keras.losses import cross_entropy, feature_mse, info_nce, kd_loss
+from tas_keras.fusion import FUSIONS, L2GProjector, fusion_sides, stage_tail
+from tas_keras.layers import dense, grid_side
+from tas_keras.losses import cross_entropy, info_nce, ofa_loss
 from tas_keras.methods import options as opt
-from tas_keras.methods.base import Method, register_method, stage_by_name
+from tas_keras.methods.base import Method, pooled_features, register_method
 
-FEATURE_LOSSES = ("nce", "mse")
-
-
-def common_divisors(a, b):
-    return [g for g in range(1, min(a, b) + 1) if a % g == 0 and b % g == 0]
+PAIRS = ("ts", "tf", "fs")  # teacher-student, teacher-fused, fused-student: the first of each is the target
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 1.0
 
 
 @register_method("tas")
 class TAS(Method):
-    """TAS: CE + w_kd * KD(teacher, student) + for each hybrid assistant branching off a student stage:
-    w_nce * InfoNCE(proj(smooth(assistant features)), proj(smooth(teacher last stage)))
-    + w_akd * KD(teacher, assistant) + w_ace * CE(assistant, labels).
+    """TAS as published at ICCV 2025 ("Fuse Before Transfer", FBT; arXiv 2410.12342 v2): a fused model
+    (stages 1-3 of one model, an L2G projector, stage 4 + head of the other; see tas_keras.fusion)
+    sits between teacher and student. Knowledge = globally average-pooled final features f and
+    logits p of each model. For each pair (i, j) in teacher-student, teacher-fused, fused-student:
 
-    `feature_loss="mse"` replaces InfoNCE by MSE to the smoothed teacher features (ablation);
-    `modules` picks the assistant's modules (default: derived from the two families).
-    `branch_grad_scale` multiplies the gradient the assistants send into the shared student stages:
-    "auto" (default) calibrates it once, on the first training batches, so that the assistants pull
-    those stages at most as hard as the student's own CE + KD (see `calibrate`); 1.0 is the plain
-    formulation (the assistants' full gradient), 0.0 detaches them."""
+        w_ij * (w_nce * InfoNCE(proj_j(f_j), proj_i(f_i); tau) + w_ofa * OFA(p_i, p_j))
+
+    plus the student's CE (w_ce) and, optionally, the fused model's CE (w_fce). From the paper: the
+    three pairs, InfoNCE with a learnable temperature + the OFA loss on each, pooled features and
+    logits only. Our reading (the text leaves them open): i is the target of each pair (gradients
+    reach j only: the teacher for both of its pairs, the fused model for the fused-student pair);
+    one linear projection to `nce_dim` per model, shared by its pairs; one temperature
+    tau = exp(log_tau), initialised at `nce_temperature` and clamped to [0.01, 1]
+    (`learn_temperature=False` keeps it fixed); the OFA loss with eps=1 and temperature 1 as in OFA-KD;
+    unit weights; no fused CE. The teacher's keys are gathered over replicas (global-batch negatives);
+    the fused keys of the fused-student pair are the replica's own batch under tf.distribute.
+    The training log shows `fused_acc`, the fused model's accuracy on the training batches."""
 
     defaults = {
         **Method.defaults,
-        "w_kd": 1.0,
-        "temperature": 4.0,
-        "branch_stages": ["S2"],
-        "modules": None,
-        "assistant_depth": 1,
+        "fusion": "auto",
+        "w_ts": 1.0,
+        "w_tf": 1.0,
+        "w_fs": 1.0,
         "w_nce": 1.0,
-        "nce_temperature": 0.07,
-        "nce_grid": 1,
+        "w_ofa": 1.0,
+        "w_fce": 0.0,
         "nce_dim": 256,
-        "symmetric": False,
-        "feature_loss": "nce",
-        "w_akd": 0.5,
-        "w_ace": 0.5,
-        "branch_grad_scale": "auto",
+        "nce_temperature": 0.07,
+        "learn_temperature": True,
+        "eps": 1.0,
+        "ofa_temperature": 1.0,
     }
     rules = {
         **Method.rules,
-        "w_kd": opt.weight,
-        "temperature": opt.positive,
-        "branch_stages": opt.stages,
-        "modules": opt.optional(opt.list_of(*MODULES)),
-        "assistant_depth": opt.integer(1),
+        "fusion": opt.one_of(*FUSIONS),
+        "w_ts": opt.weight,
+        "w_tf": opt.weight,
+        "w_fs": opt.weight,
         "w_nce": opt.weight,
-        "nce_temperature": opt.positive,
-        "nce_grid": opt.integer(1),
+        "w_ofa": opt.weight,
+        "w_fce": opt.weight,
         "nce_dim": opt.integer(1),
-        "symmetric": opt.boolean,
-        "feature_loss": opt.one_of(*FEATURE_LOSSES),
-        "w_akd": opt.weight,
-        "w_ace": opt.weight,
-        "branch_grad_scale": opt.either(opt.one_of("auto"), opt.number(0.0, 1.0)),
+        "nce_temperature": opt.number(MIN_TEMPERATURE, MAX_TEMPERATURE),
+        "learn_temperature": opt.boolean,
+        "eps": opt.positive,
+        "ofa_temperature": opt.positive,
     }
+    global_targets = ("features",)
 
-    def __init__(self, pair, options=None, **kwargs):
+    def __init__(self, pair, options=None, models=None, **kwargs):
         super().__init__(pair, options, **kwargs)
-        scale = self.option("branch_grad_scale")
-        # The scale in use lives in variables, so a resumed run keeps its calibrated value.
-        self.branch_scale = self.add_weight(shape=(), initializer=keras.initializers.Constant(1.0 if scale == "auto" else float(scale)),
-                                            trainable=False, name="branch_grad_scale")
-        self.calibrated = self.add_weight(shape=(), initializer="zeros", trainable=False, name="calibrated")
-        self.global_targets = ("nce_keys",) if self.option("feature_loss") == "nce" else ()
-        size, grid = self.pair["image_size"], self.option("nce_grid")
-        self.teacher_last = self.pair["teacher_stages"][-1]
-        modules = self.option("modules") or default_modules(self.pair["student_family"], self.pair["teacher_family"])
-        self.module_order = check_modules(modules)
-        self.stage_names = list(self.option("branch_stages"))
-        if not self.stage_names:
-            raise InputError("branch_stages must name at least one student stage (e.g. ['S2']).")
-        self.assistants = [
-            build_assistant(
-                stage_by_name(self.pair["student_stages"], name, "student"),
-                size,
-                target_reduction=self.teacher_last["reduction"],
-                target_channels=self.teacher_last["channels"],
-                num_classes=self.pair["num_classes"],
-                modules=self.module_order,
-                depth=self.option("assistant_depth"),
-                name=f"assistant_{name}",
-            )
-            for name in self.stage_names
-        ]
-        teacher_side = size // self.teacher_last["reduction"]
-        key_dim = grid * grid * self.teacher_last["channels"]
-        self.queries = []
-        for assistant in self.assistants:
-            side = assistant.output["features"].shape[1]
-            if grid not in common_divisors(side, teacher_side):
-                raise InputError(
-                    f"nce_grid={grid} must divide both the assistant's {side}x{side} and the teacher's "
-                    f"{teacher_side}x{teacher_side} last-stage maps; valid: {common_divisors(side, teacher_side)}."
-                )
-            out_dim = self.option("nce_dim") if self.option("feature_loss") == "nce" else key_dim
-            query = dense(out_dim, name=f"{assistant.name}_query")
-            query.build((None, grid * grid * assistant.output["features"].shape[-1]))
-            self.queries.append(query)
-        if self.option("feature_loss") == "nce":
-            self.key = dense(self.option("nce_dim"), name="teacher_key")
-            self.key.build((None, key_dim))
+        if models is None:
+            raise InputError("tas builds its fused model from the teacher and the student: Distiller passes them as `models`.")
+        self.head_side, self.tail_side = fusion_sides(self.pair["teacher_family"], self.pair["student_family"], self.option("fusion"))
+        head_model, tail_model = models[self.head_side], models[self.tail_side]
+        head_stage = self.pair[f"{self.head_side}_stages"][2]
+        tail_stages = self.pair[f"{self.tail_side}_stages"]
+        target = tail_model.pyramid_outputs["S3"].shape
+        target_layout, target_prefix = tail_stages[2]["layout"], tail_stages[2]["num_prefix_tokens"]
+        self.projector = L2GProjector(head_stage["num_prefix_tokens"], grid_side(target, target_prefix), target[-1], target_layout, target_prefix,
+                                      name="l2g_projector")
+        self.projector.build(head_model.pyramid_outputs["S3"].shape)
+        self.tail = stage_tail(tail_model, "S3")  # shares tail_model's variables
+        self.last = {"teacher": self.pair["teacher_stages"][-1], "student": self.pair["student_stages"][-1], "fused": tail_stages[-1]}
+        dim = self.option("nce_dim")
+        projections = {}
+        for role in ("teacher", "student", "fused"):
+            projections[role] = dense(dim, name=f"{role}_projection")
+            projections[role].build((None, self.last[role]["channels"]))
+        self.projections = projections
+        self.log_temperature = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(math.log(self.option("nce_temperature"))),
+            trainable=bool(self.option("learn_temperature")), name="log_temperature",
+        )
 
-    def _branch_scale(self):
-        scale = self.option("branch_grad_scale")
-        return self.branch_scale if scale == "auto" else float(scale)  # a Python number keeps 1.0 / 0.0 exact no-ops
+    def temperature(self):
+        return ops.clip(ops.exp(self.log_temperature), MIN_TEMPERATURE, MAX_TEMPERATURE)
 
-    def needs_calibration(self):
-        return self.option("branch_grad_scale") == "auto" and float(keras.ops.convert_to_numpy(self.calibrated)) == 0.0
-
-    def calibration_groups(self):
-        assistant = [f"loss_{self.option('feature_loss')}", "loss_akd", "loss_ace"]
-        return {"student": ["loss_ce", "loss_kd"], "assistant": assistant}
-
-    @contextlib.contextmanager
-    def calibration_scope(self):
-        """Calibration measures the assistant's unscaled pull; the scale in use is restored after."""
-        previous = float(keras.ops.convert_to_numpy(self.branch_scale))
-        self.branch_scale.assign(1.0)
-        try:
-            yield
-        finally:
-            self.branch_scale.assign(previous)
-
-    def calibrate(self, norms):
-        """auto: scale the assistant's gradient into the shared stages so that, at the start, it pulls
-        them at most as hard as the student's own CE + KD does (measured on the shared weights)."""
-        own, pull = float(norms["student"]["grad_shared"]), float(norms["assistant"]["grad_shared"])
-        scale = 1.0 if own <= 0.0 or pull <= own else own / pull
-        self.branch_scale.assign(scale)
-        self.calibrated.assign(1.0)
-        return {"branch_grad_scale": scale, "student_grad": own, "assistant_grad": pull}
-
-    def load_own_variables(self, store):
-        if len(store.keys()) == 0:  # a checkpoint from before branch_grad_scale existed: it was trained
-            self.branch_scale.assign(1.0)  # with the assistant's full gradient; resume it that way
-            self.calibrated.assign(1.0)
-            return
-        super().load_own_variables(store)
-
-    def calibration_state(self):
-        if self.option("branch_grad_scale") != "auto":
-            return None
-        return {"branch_grad_scale": float(keras.ops.convert_to_numpy(self.branch_scale))}
+    def _pooled(self, features, role):
+        return pooled_features(features, self.last[role])
 
     def teacher_targets(self, teacher_out):
-        last = self.teacher_last
-        keys = spatial_smooth(teacher_out[last["name"]], self.option("nce_grid"), last["layout"], last["num_prefix_tokens"])
-        return {"logits": teacher_out["logits"], "nce_keys": keys}
+        targets = {"logits": teacher_out["logits"], "features": self._pooled(teacher_out["S4"], "teacher")}
+        if self.head_side == "teacher":
+            targets["S3"] = teacher_out["S3"]
+        return targets
 
-    def _feature_loss(self, query, keys, positive_offset):
-        if self.option("feature_loss") == "mse":
-            return feature_mse(query, keys)
-        return info_nce(query, self.key(keys), self.option("nce_temperature"), self.option("symmetric"), positive_offset)
+    def fused_forward(self, student_out, targets, training):
+        """The fused model on this batch: {"S4", "logits"}; the teacher's parts run in inference mode."""
+        source = targets["S3"] if self.head_side == "teacher" else student_out["S3"]
+        projected = self.projector(source, training=training)
+        return self.tail(projected, training=training and self.tail_side == "student")
 
     def compute_losses(self, student_out, targets, labels, positive_offset=0, training=True):
-        t = self.option("temperature")
-        losses = {
-            **self.ce_term(student_out, labels),
-            "loss_kd": self.option("w_kd") * kd_loss(targets["logits"], student_out["logits"], t),
+        fused = self.fused_forward(student_out, targets, training)
+        logits = {"teacher": targets["logits"], "student": student_out["logits"], "fused": fused["logits"]}
+        queries = {
+            "student": self.projections["student"](self._pooled(student_out["S4"], "student")),
+            "fused": self.projections["fused"](self._pooled(fused["S4"], "fused")),
         }
-        feature, akd, ace = 0.0, 0.0, 0.0
-        for name, assistant, query in zip(self.stage_names, self.assistants, self.queries):
-            branch = scale_gradient(student_out[name], self._branch_scale())
-            out = assistant(branch, training=training)
-            smoothed = spatial_smooth(out["features"], self.option("nce_grid"))
-            feature = feature + self._feature_loss(query(smoothed), targets["nce_keys"], positive_offset)
-            akd = akd + kd_loss(targets["logits"], out["logits"], t)
-            ace = ace + cross_entropy(labels, out["logits"], self.option("label_smoothing"))
-        losses[f"loss_{self.option('feature_loss')}"] = self.option("w_nce") * feature
-        losses["loss_akd"] = self.option("w_akd") * akd
-        losses["loss_ace"] = self.option("w_ace") * ace
+        keys = {"teacher": self.projections["teacher"](targets["features"]), "fused": ops.stop_gradient(queries["fused"])}
+        tau = self.temperature()
+        losses = self.ce_term(student_out, labels)
+        roles = {"t": "teacher", "f": "fused", "s": "student"}
+        for pair in PAIRS:
+            target, learner = roles[pair[0]], roles[pair[1]]
+            offset = positive_offset if target == "teacher" else 0
+            nce = info_nce(queries[learner], keys[target], tau, positive_offset=offset)
+            target_logits = logits[target] if target == "teacher" else ops.stop_gradient(logits[target])
+            ofa = ofa_loss(target_logits, logits[learner], labels, self.option("eps"), self.option("ofa_temperature"))
+            losses[f"loss_nce_{pair}"] = self.option(f"w_{pair}") * self.option("w_nce") * nce
+            losses[f"loss_ofa_{pair}"] = self.option(f"w_{pair}") * self.option("w_ofa") * ofa
+        if self.option("w_fce"):
+            losses["loss_fce"] = self.option("w_fce") * cross_entropy(labels, fused["logits"], self.option("label_smoothing"))
+        losses["fused_acc"] = batch_accuracy(labels, fused["logits"])
         return losses
+
+
+def batch_accuracy(labels, logits):
+    """Top-1 accuracy of the batch (soft labels scored by their top class): a logged metric, not a loss."""
+    predicted = ops.argmax(logits, axis=-1)
+    if len(labels.shape) >= 2:
+        labels = ops.argmax(labels, axis=-1)
+    return ops.mean(ops.cast(ops.equal(ops.cast(labels, predicted.dtype), predicted), "float32"))

@@ -105,7 +105,7 @@ def adapt(model, stages=None, family="cnn"):
 
     stages: the names of the 4 layers that end stages 1-4. None finds them in a keras-hub style
         `pyramid_outputs` dict or, for keras.applications models, from `KNOWN_STAGE_ENDS`.
-    family: "cnn" | "vit" | "mlp" (decides, e.g., OFA's branch modules and fbt's fusion order).
+    family: "cnn" | "vit" | "mlp" (decides, e.g., OFA's branch modules and tas's fusion order).
     The model's output must be logits (build applications models with classifier_activation=None).
     """
     if isinstance(model, Backbone):

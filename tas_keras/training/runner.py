@@ -193,7 +193,7 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
     log(f"Distilling {config.teacher.name} -> {config.student.name} with {config.distiller.method} "
         f"on {info.name} ({info.num_examples} images, {cfg.epochs} epochs, {replicas} replica(s)).")
     calibration = None
-    if distiller.method.needs_calibration():  # e.g. TAS branch_grad_scale=auto, on the first training batches
+    if distiller.method.needs_calibration():  # e.g. tas_branch's branch_grad_scale=auto, on the first training batches
         with scope():
             calibration = distiller.calibrate(train.take(4).as_numpy_iterator())
         log(f"Calibrated {config.distiller.method}: " + ", ".join(f"{k}={v:.4g}" for k, v in calibration.items()))

@@ -23,7 +23,7 @@ with strategy.scope():
     keras.utils.set_random_seed(0)
     teacher = tas_keras.create_model("convnext_micro", num_classes=10, depths=[1, 1, 1, 1], dims=[16, 32, 64, 64])
     student = tas_keras.create_model("vit_micro_patch4_32", num_classes=10, embed_dim=32)
-    distiller = tas_keras.Distiller(teacher, student, method="tas", branch_grad_scale=0.5, xla=False)
+    distiller = tas_keras.Distiller(teacher, student, method="tas_branch", branch_grad_scale=0.5, xla=False)
     distiller.compile(optimizer=keras.optimizers.SGD(0.1))
 start = [w.copy() for w in distiller.get_weights()]
 rng = np.random.default_rng(0)

@@ -63,7 +63,7 @@ def test_every_known_applications_family_is_found(name):
     assert tas_keras.adapt(model).init_config["stages"] == APPLICATIONS[name]
 
 
-@pytest.mark.parametrize("method", ["kd", "ofa", "tas"])
+@pytest.mark.parametrize("method", ["kd", "ofa", "tas_branch"])
 def test_an_applications_student_under_a_zoo_teacher(method, seeded):
     student = tas_keras.adapt(mobilenet_v2())
     teacher = tiny("cnn")
@@ -73,7 +73,7 @@ def test_an_applications_student_under_a_zoo_teacher(method, seeded):
     assert distiller.student is student
 
 
-@pytest.mark.parametrize("method", ["kd", "ofa", "tas"])
+@pytest.mark.parametrize("method", ["kd", "ofa", "tas_branch"])
 def test_an_applications_teacher_over_a_zoo_token_student(method, seeded):
     fit_once(tas_keras.adapt(mobilenet_v2()), tiny("mlp"), method)
 

@@ -15,13 +15,13 @@ SCRIPT = """
 import keras, numpy as np, tas_keras
 rng = np.random.default_rng(0)
 x, y = rng.uniform(size=(8, 32, 32, 3)).astype("float32"), rng.integers(0, 10, size=(8,))
-pairs = [("convnext_micro", "resmlp_micro_patch4_32", "tas"), ("mixer_micro_patch4_32", "resnet_micro", "ofa")]
+pairs = [("convnext_micro", "resmlp_micro_patch4_32", "tas_branch"), ("mixer_micro_patch4_32", "resnet_micro", "ofa")]
 for teacher, student, method in pairs:
     d = tas_keras.Distiller(tas_keras.create_model(teacher, num_classes=10), tas_keras.create_model(student, num_classes=10),
-                            method=method, branch_stages=["S2"], **({"branch_grad_scale": 0.5} if method == "tas" else {}))
+                            method=method, branch_stages=["S2"], **({"branch_grad_scale": 0.5} if method == "tas_branch" else {}))
     d.compile(optimizer="adam")
     d.fit(x, y, batch_size=4, epochs=1, verbose=0)
-    print("trained", method, d.method.assistants[0].name if method == "tas" else d.method.branches[0].name)
+    print("trained", method, d.method.assistants[0].name if method == "tas_branch" else d.method.branches[0].name)
 """
 
 

@@ -20,17 +20,17 @@ def test_loss_terms_are_named_per_method():
     assert names["kd"] == ["loss", "loss_ce", "loss_kd"]
     assert names["fitnet"] == ["loss", "loss_ce", "loss_hint"]
     assert names["ofa"] == ["loss", "loss_ce", "loss_ofa"]
-    assert names["tas"] == ["loss", "loss_ace", "loss_akd", "loss_ce", "loss_kd", "loss_nce"]
+    assert names["tas_branch"] == ["loss", "loss_ace", "loss_akd", "loss_ce", "loss_kd", "loss_nce"]
     assert names["dkd"] == ["loss", "loss_ce", "loss_dkd"]
     assert names["dist"] == ["loss", "loss_ce", "loss_dist"]
     assert names["rsd"] == ["loss", "loss_cc", "loss_ce", "loss_kd"]
-    mse = Distiller(tiny("cnn"), tiny("mlp"), method="tas", feature_loss="mse").loss_names
+    mse = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", feature_loss="mse").loss_names
     assert "loss_mse" in mse and "loss_nce" not in mse
 
 
 def test_teacher_is_frozen_while_student_and_assistant_learn(seeded):
     teacher = tas_keras.create_model("resnet_micro", num_classes=NUM_CLASSES)  # BatchNorm: stats must not move
-    distiller = Distiller(teacher, tiny("vit"), method="tas")
+    distiller = Distiller(teacher, tiny("vit"), method="tas_branch")
     distiller.compile(optimizer=keras.optimizers.Adam(1e-3))
     teacher_before = snapshot(teacher.weights)
     student_before = snapshot(distiller.student.trainable_weights)
@@ -48,7 +48,7 @@ def test_teacher_is_frozen_while_student_and_assistant_learn(seeded):
 def test_assistant_trains_only_the_student_stages_it_shares(seeded):
     # Only the assistant's losses: the student stages after the branch point must not move.
     student = tiny("vit")  # 4 blocks: S2 is the output of block 2
-    distiller = Distiller(tiny("cnn"), student, method="tas", branch_stages=["S2"], w_ce=0.0, w_kd=0.0)
+    distiller = Distiller(tiny("cnn"), student, method="tas_branch", branch_stages=["S2"], w_ce=0.0, w_kd=0.0)
     distiller.compile(optimizer=keras.optimizers.SGD(0.1))
     before = snapshot(student.trainable_weights)
     x, y = tiny_data()
@@ -61,7 +61,7 @@ def test_assistant_trains_only_the_student_stages_it_shares(seeded):
 
 def _one_sgd_step_deltas(branch_grad_scale):
     keras.utils.set_random_seed(3)
-    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", w_ce=0.0, w_kd=0.0, branch_grad_scale=branch_grad_scale)
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", w_ce=0.0, w_kd=0.0, branch_grad_scale=branch_grad_scale)
     distiller.compile(optimizer=keras.optimizers.SGD(0.1))
     parts = {"student": distiller.student.trainable_weights, "assistant": distiller.method.trainable_weights}
     before = {k: snapshot(v) for k, v in parts.items()}
@@ -85,7 +85,7 @@ def test_branch_grad_scale_scales_only_the_gradient_the_assistant_sends_into_the
 def test_auto_branch_grad_scale_is_calibrated_once_from_gradient_norms_and_survives_saving(tmp_path, seeded):
     from tas_keras.diagnostics import group_gradient_norms
 
-    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", branch_grad_scale="auto")
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", branch_grad_scale="auto")
     distiller.compile(optimizer="adam")
     x, y = tiny_data(16)
     assert distiller.method.needs_calibration()
@@ -134,7 +134,7 @@ def _independent_gradients(distiller, x, y, terms):
 
 @pytest.mark.skipif(keras.backend.backend() not in ("tensorflow", "jax"), reason="tape / jax.grad")
 def test_auto_scale_is_min_one_own_over_pull_from_independently_computed_gradients(seeded):
-    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas")
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch")
     x, y = tiny_data(8)
     own = _independent_gradients(distiller, x, y, ["loss_ce", "loss_kd"])
     pull = _independent_gradients(distiller, x, y, ["loss_nce", "loss_akd", "loss_ace"])
@@ -147,7 +147,7 @@ def test_auto_scale_is_min_one_own_over_pull_from_independently_computed_gradien
 
 
 def test_calibration_getters_have_no_side_effects_and_recalibrating_measures_the_unscaled_pull(seeded):
-    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas")
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch")
     x, y = tiny_data(8)
     first = distiller.calibrate([(x, y)])["branch_grad_scale"]
     assert 0 < first < 1
@@ -158,14 +158,21 @@ def test_calibration_getters_have_no_side_effects_and_recalibrating_measures_the
 
 
 def test_a_checkpoint_from_before_branch_grad_scale_resumes_with_the_full_gradient_it_was_trained_with():
-    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas")
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch")
     distiller.method.load_own_variables({})  # what loading such a file hands the method: no variables of its own
     assert not distiller.method.needs_calibration()
     assert distiller.method.calibration_state() == {"branch_grad_scale": 1.0}
 
 
+def test_a_distiller_saved_when_the_branch_design_was_named_tas_loads_as_tas_branch():
+    config = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", branch_grad_scale=0.5).get_config()
+    loaded = Distiller.from_config({**config, "method": "tas"})
+    assert loaded.method_name == "tas_branch" and loaded.method.options["branch_grad_scale"] == 0.5
+    assert Distiller.from_config({**Distiller(tiny("cnn"), tiny("mlp"), method="tas").get_config()}).method_name == "tas"
+
+
 def test_auto_calibration_needs_batches_it_can_read():
-    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", branch_grad_scale="auto")
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", branch_grad_scale="auto")
     distiller.compile(optimizer="adam")
     x, y = tiny_data()
     with pytest.raises(ValueError, match=r"generator.*distiller.calibrate.*branch_grad_scale=1.0"):
@@ -174,7 +181,7 @@ def test_auto_calibration_needs_batches_it_can_read():
 
 
 def test_soft_labels_and_label_smoothing(seeded):
-    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", label_smoothing=0.1)
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", label_smoothing=0.1)
     distiller.compile(optimizer="adam")
     x, y = tiny_data()
     soft = np.eye(NUM_CLASSES, dtype="float32")[y] * 0.7 + np.eye(NUM_CLASSES, dtype="float32")[y[::-1]] * 0.3
@@ -221,7 +228,7 @@ print("DIFF", float(np.abs(keras.ops.convert_to_numpy(model(x)) - np.load(sys.ar
 
 
 def test_save_student_writes_a_plain_zoo_model_that_loads_in_a_fresh_process(tmp_path, seeded):
-    distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas")
+    distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas_branch")
     distiller.compile(optimizer="adam")
     x, y = tiny_data()
     distiller.fit(x, y, batch_size=4, verbose=0)
@@ -259,7 +266,7 @@ def test_save_student_failure_leaves_the_existing_file_intact(tmp_path, monkeypa
 
 
 def test_distiller_saves_and_loads_whole_for_resuming(tmp_path, seeded):
-    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", nce_dim=64, w_akd=0.25)
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", nce_dim=64, w_akd=0.25)
     distiller.compile(optimizer="adam")
     x, y = tiny_data()
     distiller.fit(x, y, batch_size=4, verbose=0)
@@ -274,22 +281,22 @@ def test_distiller_saves_and_loads_whole_for_resuming(tmp_path, seeded):
 
 
 def test_construction_errors_name_the_bad_value_and_the_choices():
-    with pytest.raises(ValueError, match=r"'distill'.*valid methods.*tas"):
+    with pytest.raises(ValueError, match=r"'distill'.*valid methods.*tas_branch"):
         Distiller(tiny("cnn"), tiny("mlp"), method="distill")
     with pytest.raises(ValueError, match=r"\['w_nc'\].*w_nce"):
-        Distiller(tiny("cnn"), tiny("mlp"), method="tas", w_nc=1.0)
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", w_nc=1.0)
     with pytest.raises(ValueError, match=r"'S5'.*S1"):
-        Distiller(tiny("cnn"), tiny("mlp"), method="tas", branch_stages=["S5"])
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", branch_stages=["S5"])
     with pytest.raises(ValueError, match="different numbers of classes"):
         Distiller(tiny("cnn", num_classes=100), tiny("mlp"))
     with pytest.raises(ValueError, match=r"nce_grid=3.*valid: \[1"):
-        Distiller(tiny("cnn"), tiny("mlp"), method="tas", nce_grid=3)
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", nce_grid=3)
     with pytest.raises(ValueError, match=r"branch_grad_scale=1.5.*'auto' or a number in \[0, 1\]"):
-        Distiller(tiny("cnn"), tiny("mlp"), method="tas", branch_grad_scale=1.5)
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", branch_grad_scale=1.5)
     with pytest.raises(ValueError, match="feature_loss"):
-        Distiller(tiny("cnn"), tiny("mlp"), method="tas", feature_loss="l1")
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", feature_loss="l1")
     with pytest.raises(ValueError, match=r"'pool'.*conv"):
-        Distiller(tiny("cnn"), tiny("mlp"), method="tas", modules=["conv", "pool"])
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", modules=["conv", "pool"])
     with pytest.raises(ValueError, match="zoo model"):
         Distiller(keras.Sequential([keras.layers.Dense(10)]), tiny("mlp"))
     with pytest.raises(ValueError, match="no `loss`"):
@@ -299,7 +306,7 @@ def test_construction_errors_name_the_bad_value_and_the_choices():
 
 
 def test_the_compiled_step_is_traced_once(seeded):
-    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas")
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch")
     distiller.compile(optimizer="adam")
     x, y = tiny_data()
     distiller.fit(x, y, batch_size=4, epochs=1, verbose=0)
@@ -357,7 +364,7 @@ def test_mixed_precision_fits_with_float32_losses(policy):
     keras.mixed_precision.set_global_policy(policy)
     try:
         keras.utils.set_random_seed(0)
-        distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas")
+        distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas_branch")
         distiller.compile(optimizer="adam", run_eagerly=True)  # dtype handling, not compilation, is tested here
         assert distiller.student.layers[-1].compute_dtype == policy.split("_")[1]
         x, y = tiny_data()
@@ -373,7 +380,7 @@ def test_mixed_precision_fits_with_float32_losses(policy):
 
 
 @pytest.mark.heavy  # dtype policies are set when layers are built, the same on every backend: the TF run covers it
-@pytest.mark.parametrize("method", ["fbt", "tas", "rsd", "crd", "ofa"])
+@pytest.mark.parametrize("method", ["tas", "tas_branch", "rsd", "crd", "ofa"])
 def test_every_layer_of_a_method_follows_the_mixed_policy(method):
     """Assistants, fused models, projectors and heads compute in bfloat16 under mixed_bfloat16 (none is
     pinned to float32, which would cost speed on GPUs); the losses stay float32 (test above)."""

@@ -43,7 +43,7 @@ print("REPORT" + json.dumps({
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None and not os.environ.get("CI"), reason="JAX is not installed")
-@pytest.mark.parametrize("method, options", [("tas", "{'branch_grad_scale': 0.5}"), ("fbt", "{}")])
+@pytest.mark.parametrize("method, options", [("tas_branch", "{'branch_grad_scale': 0.5}"), ("tas", "{}")])
 def test_two_jax_devices_give_the_one_device_step(method, options):
     """One SGD step on 1 device, then under DataParallel over 2 (the variables then live on both):
     the same losses (InfoNCE negatives are the whole batch on both) and the same updated weights."""

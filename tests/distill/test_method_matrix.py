@@ -31,7 +31,7 @@ def test_every_method_fits_every_family_pair(method, teacher_family, student_fam
     assert "loss_ce" in history
     for name, values in history.items():
         assert np.isfinite(values).all(), name
-    total = sum(history[k][0] for k in distiller.loss_names if k.startswith("loss_"))  # not metrics (fbt's fused_acc)
+    total = sum(history[k][0] for k in distiller.loss_names if k.startswith("loss_"))  # not metrics (tas's fused_acc)
     assert history["loss"][0] == pytest.approx(total, rel=1e-4)
 
 

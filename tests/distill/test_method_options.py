@@ -36,13 +36,13 @@ def test_a_value_of_the_wrong_kind_is_refused_by_name(name):
         ("kd", {"temperature": 0}, r"temperature=0 .* \(0, inf\)"),
         ("kd", {"w_kd": -0.5}, r"w_kd=-0.5 .* \[0, inf\)"),
         ("scratch", {"label_smoothing": 1.5}, r"label_smoothing=1.5 .* \[0, 1\]"),
-        ("tas", {"branch_grad_scale": 2}, r"expected 'auto' or a number in \[0, 1\]"),
-        ("tas", {"branch_grad_scale": "half"}, r"branch_grad_scale='half'"),
-        ("tas", {"assistant_depth": 0}, r"assistant_depth=0 .* integer >= 1"),
-        ("tas", {"nce_dim": 2.5}, r"nce_dim=2.5 .* integer"),
-        ("tas", {"symmetric": 1}, r"symmetric=1 .* true or false"),
-        ("tas", {"modules": ["conv", "pool"]}, r"'pool'.*\['conv', 'attn', 'mlp'\]"),
-        ("tas", {"branch_stages": []}, r"non-empty list"),
+        ("tas_branch", {"branch_grad_scale": 2}, r"expected 'auto' or a number in \[0, 1\]"),
+        ("tas_branch", {"branch_grad_scale": "half"}, r"branch_grad_scale='half'"),
+        ("tas_branch", {"assistant_depth": 0}, r"assistant_depth=0 .* integer >= 1"),
+        ("tas_branch", {"nce_dim": 2.5}, r"nce_dim=2.5 .* integer"),
+        ("tas_branch", {"symmetric": 1}, r"symmetric=1 .* true or false"),
+        ("tas_branch", {"modules": ["conv", "pool"]}, r"'pool'.*\['conv', 'attn', 'mlp'\]"),
+        ("tas_branch", {"branch_stages": []}, r"non-empty list"),
         ("fitnet", {"student_stage": "S5"}, r"student_stage='S5' .* one of \['S1', 'S2', 'S3', 'S4'\]"),
         ("ofa", {"eps": 0.0}, r"eps=0.0"),
     ],
@@ -53,6 +53,6 @@ def test_out_of_range_values_are_refused(name, options, expected):
 
 
 def test_valid_values_of_other_kinds_pass():
-    assert method_class("tas").check_options({"branch_grad_scale": 0, "w_nce": 2, "modules": None})["w_nce"] == 2
-    assert method_class("tas").check_options({"branch_grad_scale": 1.0})["branch_grad_scale"] == 1.0
+    assert method_class("tas_branch").check_options({"branch_grad_scale": 0, "w_nce": 2, "modules": None})["w_nce"] == 2
+    assert method_class("tas_branch").check_options({"branch_grad_scale": 1.0})["branch_grad_scale"] == 1.0
     assert method_class("ofa").check_options({"branch_stages": []})["branch_stages"] == []

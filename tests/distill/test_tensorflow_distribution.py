@@ -18,10 +18,10 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason=
 CHECK = pathlib.Path(__file__).with_name("mirrored_check.py")
 
 
-@pytest.mark.parametrize("method, xla, options", [("kd", False, []), ("kd", True, []), ("tas", False, []), ("dkd", False, ["warmup_steps=4"])],
+@pytest.mark.parametrize("method, xla, options", [("kd", False, []), ("kd", True, []), ("tas_branch", False, []), ("dkd", False, ["warmup_steps=4"])],
                          ids=["kd-no_xla", "kd-xla", "tas-no_xla", "dkd-warmup"])
 def test_two_replicas_give_the_one_device_step(method, xla, options):
-    """tas all-gathers the InfoNCE keys, so its negatives are the global batch on both. (tas with XLA
+    """tas_branch all-gathers the InfoNCE keys, so its negatives are the global batch on both. (tas_branch with XLA
     on 2 replicas: the jit_compile test below.) dkd's warm-up counts steps in a variable that each
     replica updates inside the step (with aggregation "only_first_replica" that update needed a
     merge_call TensorFlow refuses inside the nested step function)."""
@@ -50,11 +50,11 @@ def test_keras_jit_compile_flag_means_the_per_replica_xla_step():
     assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
 
 
-def test_fbt_two_replicas_give_the_one_device_step_on_the_teacher_pairs():
-    """fbt's teacher keys are gathered like TAS's; its fused-student InfoNCE uses each replica's own
+def test_tas_two_replicas_give_the_one_device_step_on_the_teacher_pairs():
+    """tas's teacher keys are gathered like tas_branch's; its fused-student InfoNCE uses each replica's own
     batch (documented), so that pair is switched off here (w_fs=0) to compare the rest exactly."""
     proc = subprocess.run(
-        [sys.executable, str(CHECK), "fbt", "0", "w_fs=0"], capture_output=True, text=True, timeout=600, env=dict(os.environ)
+        [sys.executable, str(CHECK), "tas", "0", "w_fs=0"], capture_output=True, text=True, timeout=600, env=dict(os.environ)
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
@@ -143,7 +143,7 @@ def test_xla_step_equals_the_plain_graph_step():
     results = []
     for xla in (False, True):
         keras.utils.set_random_seed(0)
-        distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas", xla=xla)
+        distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas_branch", xla=xla)
         distiller.compile(optimizer=keras.optimizers.SGD(0.1))
         logs = distiller.fit(x, y, batch_size=8, verbose=0).history
         results.append((logs, snapshot(distiller.trainable_weights)))

@@ -39,7 +39,7 @@ def test_every_method_fits_on_the_torch_backend():
     proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=900, env=env, cwd=root)
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
-    assert sorted(report) == tas_keras.list_methods() and {"dkd", "dist", "rsd", "fbt", "tas"} <= set(report)
+    assert sorted(report) == tas_keras.list_methods() and {"dkd", "dist", "rsd", "tas", "tas_branch"} <= set(report)
     for method, result in report.items():
         assert result["teacher_frozen"], method
         assert set(result["names"]) <= set(result["history"]), method

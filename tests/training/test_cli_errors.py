@@ -42,10 +42,10 @@ def one_line_error(capsys, code, *expected):
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (SMALL + ["--method", "tass"], ["'tass'", "valid methods", "tas"]),
+        (SMALL + ["--method", "tass"], ["'tass'", "valid methods", "tas_branch", "tas"]),
         (SMALL + ["--set", "distiller.w_nce=abc"], ["w_nce='abc'", "expected a number"]),
-        (SMALL + ["--set", "distiller.nce_temperature=0"], ["nce_temperature=0", "(0, inf)"]),
-        (SMALL + ["--set", "distiller.branch_stages=S2"], ["branch_stages='S2'", "list of ['S1', 'S2', 'S3', 'S4']"]),
+        (SMALL + ["--set", "distiller.nce_temperature=0"], ["nce_temperature=0", "method 'tas'", "[0.01, 1]"]),
+        (SMALL + ["--method", "tas_branch", "--set", "distiller.branch_stages=S2"], ["branch_stages='S2'", "list of ['S1', 'S2', 'S3', 'S4']"]),
         (SMALL + ["--method", "kd", "--set", "distiller.temperature=hot"], ["temperature='hot'", "method 'kd'"]),
         (SMALL + ["--set", "student_training.epochs=many"], ["student_training.epochs", "'many'"]),
         (SMALL + ["--set", "student_training.optimizer.lr=-1"], ["student_training.optimizer.lr: -1.0", "(0, inf)"]),
@@ -95,11 +95,11 @@ def test_evaluate_errors(capsys, tmp_path):
 def test_tool_errors(capsys, tmp_path):
     one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--methods", "kd", "kd", "--output-dir", str(tmp_path)]), "unique")
     one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--ablation", "x=tass", "--output-dir", str(tmp_path)]), "tass")
-    one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--methods", "kd", "fbt", "--compare", "fbt:ofa", "--output-dir", str(tmp_path)]),
-                   "'ofa' is not a variant", "['kd', 'fbt']")
-    one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--methods", "kd", "fbt", "--compare", "fbt", "--output-dir", str(tmp_path)]),
+    one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--methods", "kd", "tas", "--compare", "tas:ofa", "--output-dir", str(tmp_path)]),
+                   "'ofa' is not a variant", "['kd', 'tas']")
+    one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--methods", "kd", "tas", "--compare", "tas", "--output-dir", str(tmp_path)]),
                    "VARIANT:REFERENCE")
     one_line_error(capsys, tool("grad_norms")([*SMALL, "--teacher", str(tmp_path / "none.keras")]), "does not exist")
     one_line_error(capsys, tool("grad_norms")([*SMALL, "--teacher", "t.keras", "--set", "distiller.w_nce=abc"]), "w_nce='abc'")
     one_line_error(capsys, tool("benchmark")([*SMALL, "--replicas", "0"]), "--replicas must be >= 1")
-    one_line_error(capsys, tool("benchmark")([*SMALL, "--set", "distiller.w_akd=-1"]), "w_akd=-1")
+    one_line_error(capsys, tool("benchmark")([*SMALL, "--set", "distiller.w_tf=-1"]), "w_tf=-1")

@@ -37,8 +37,8 @@ def test_recipes_follow_the_student_family():
 
 def test_overrides_reach_every_level():
     config = load_config("convnext_mlp", "small", ["distiller.w_nce=0.25", "student_training.optimizer.lr=1e-3",
-                                                   "student.overrides.embed_dim=48", "distiller.method=tas", "xla=false"])
-    assert config.distiller.method == "tas" and config.distiller.options == {"w_nce": 0.25}
+                                                   "student.overrides.embed_dim=48", "distiller.method=tas_branch", "xla=false"])
+    assert config.distiller.method == "tas_branch" and config.distiller.options == {"w_nce": 0.25}
     assert config.student_training.optimizer.lr == 1e-3 and config.student.overrides == {"embed_dim": 48}
     assert config.xla is False
     assert load_config("convnext_mlp", "small").xla == "auto"
@@ -87,7 +87,7 @@ def test_unknown_pair_and_profile():
 
 
 def test_resolved_config_round_trips(tmp_path):
-    config = load_config("swin_mlp", "small", ["distiller.w_akd=0.1"])
+    config = load_config("swin_mlp", "small", ["distiller.w_tf=0.5"])
     save_config(config, tmp_path / "config.yaml")
     again = load_config(str(tmp_path / "config.yaml"))
     assert again.to_dict() == config.to_dict()

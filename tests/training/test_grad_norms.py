@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def norms_for(branch_grad_scale):
     keras.utils.set_random_seed(1)
-    distiller = tas_keras.Distiller(tiny("cnn"), tiny("mlp"), method="tas", branch_grad_scale=branch_grad_scale)
+    distiller = tas_keras.Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", branch_grad_scale=branch_grad_scale)
     x, y = tiny_data()
     return loss_gradient_norms(distiller, [(x, y)])
 
@@ -42,7 +42,7 @@ def test_cli_prints_the_table_and_writes_json(tmp_path):
     teacher.save(tmp_path / "teacher.keras")
     out = tmp_path / "norms.json"
     cmd = [sys.executable, "tools/grad_norms.py", "--pair", "convnext_mlp", "--profile", "small", "--teacher", str(tmp_path / "teacher.keras"),
-           "--batches", "1", "--batch-size", "16", "--set", "distiller.branch_grad_scale=0.1", "--json", str(out)]
+           "--batches", "1", "--batch-size", "16", "--method", "tas_branch", "--set", "distiller.branch_grad_scale=0.1", "--json", str(out)]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| loss_nce |" in result.stdout and "student weights are trained by every term" in result.stdout

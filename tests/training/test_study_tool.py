@@ -23,14 +23,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def test_variants_parse_methods_options_and_pairs():
     assert Variant.parse("kd") == Variant("kd", "kd")
-    v = Variant.parse("mixer_resnet/tas_conv=tas:modules=[conv, mlp]:w_nce=0.5")
-    assert (v.name, v.method, v.pairs) == ("tas_conv", "tas", ("mixer_resnet",))
+    v = Variant.parse("mixer_resnet/tas_conv=tas_branch:modules=[conv, mlp]:w_nce=0.5")
+    assert (v.name, v.method, v.pairs) == ("tas_conv", "tas_branch", ("mixer_resnet",))
     assert v.option_dict() == {"modules": ["conv", "mlp"], "w_nce": 0.5}
-    assert v.overrides() == ["distiller.method=tas", "distiller.modules=[conv, mlp]", "distiller.w_nce=0.5"]
+    assert v.overrides() == ["distiller.method=tas_branch", "distiller.modules=[conv, mlp]", "distiller.w_nce=0.5"]
     with pytest.raises(ConfigError, match=r"option 'w_nce' must look like key=value"):
-        Variant.parse("x=tas:w_nce")
+        Variant.parse("x=tas_branch:w_nce")
     with pytest.raises(ConfigError, match=r"Variant name 'a b'"):
-        Variant.parse("a b=tas")
+        Variant.parse("a b=tas_branch")
 
 
 def test_pair_settings_reach_that_pairs_runs_only(tmp_path):
@@ -147,17 +147,17 @@ def test_a_diverged_run_is_reported_and_not_retried(tmp_path, monkeypatch):
 def test_paired_differences_are_per_seed_with_a_t_interval():
     a = [0.861, 0.874, 0.869, 0.88]  # seed 3 has no reference run: left out of the pairing
     b = [0.855, 0.876, 0.860]
-    records = [_record("fbt", s, v) for s, v in enumerate(a)] + [_record("tas", s, v) for s, v in enumerate(b)]
-    records.append({**_record("fbt", 0, None), "pair": "q", "diverged": "nan"})  # a diverged run pairs with nothing
-    d = paired_differences(records, "fbt", "tas")
+    records = [_record("tas", s, v) for s, v in enumerate(a)] + [_record("tas_branch", s, v) for s, v in enumerate(b)]
+    records.append({**_record("tas", 0, None), "pair": "q", "diverged": "nan"})  # a diverged run pairs with nothing
+    d = paired_differences(records, "tas", "tas_branch")
     diffs = 100 * (np.array(a[:3]) - np.array(b))
     assert list(d) == ["p"] and d["p"]["seeds"] == [0, 1, 2] and d["p"]["diffs"] == pytest.approx(diffs)
     assert d["p"]["mean"] == pytest.approx(diffs.mean()) and d["p"]["std"] == pytest.approx(diffs.std(ddof=1)) and d["p"]["wins"] == 2
     half = 4.302653 * diffs.std(ddof=1) / np.sqrt(3)  # Student-t 0.975 quantile, 2 degrees of freedom
     assert d["p"]["ci95"] == pytest.approx([diffs.mean() - half, diffs.mean() + half], rel=1e-5)
-    text = comparison_table({("fbt", "tas"): d}, ["p"])
-    assert f"| fbt − tas | {diffs.mean():+.2f} ± {diffs.std(ddof=1):.2f} [{diffs.mean() - half:+.2f}, {diffs.mean() + half:+.2f}]; ahead on 2 of 3 |" in text
-    one = paired_differences(records[:1] + records[4:5], "fbt", "tas")["p"]
+    text = comparison_table({("tas", "tas_branch"): d}, ["p"])
+    assert f"| tas − tas_branch | {diffs.mean():+.2f} ± {diffs.std(ddof=1):.2f} [{diffs.mean() - half:+.2f}, {diffs.mean() + half:+.2f}]; ahead on 2 of 3 |" in text
+    one = paired_differences(records[:1] + records[4:5], "tas", "tas_branch")["p"]
     assert (one["n"], one["std"], one["ci95"]) == (1, None, None)
 
 

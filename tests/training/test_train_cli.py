@@ -43,7 +43,7 @@ def test_a_run_writes_every_output(finished_run):
         assert 0.0 <= summary[role]["top1"] <= summary[role]["top5"] <= 1.0
     assert "teacher convnext_micro" in proc.stdout and "student resmlp_micro_patch4_32" in proc.stdout
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
-    assert {"epoch", "loss_nce", "loss_kd", "val_acc"} <= set(header)
+    assert {"epoch", "loss_nce_ts", "loss_ofa_tf", "fused_acc", "val_acc"} <= set(header)
 
 
 def test_the_next_run_reuses_the_trained_teacher(finished_run):
@@ -187,7 +187,7 @@ def test_two_workers_train_with_multi_worker_mirrored_strategy_on_loopback(finis
     workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
     out = tmp_path / "convnext_mlp" / "multi_worker"
     args = [str(ROOT / "tools" / "train.py"), *FAST, "--epochs", "1", "--no-xla", "--strategy", "multi_worker",
-            "--teacher", str(teacher), "--output-dir", str(out), "--method", "tas"]
+            "--teacher", str(teacher), "--output-dir", str(out), "--method", "tas_branch"]
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
@@ -215,7 +215,7 @@ def test_jax_backend_trains_data_parallel_on_two_host_devices(finished_run, tmp_
                            "--teacher", str(teacher), "--output-dir", str(out), "--method", "kd"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
     # KD: the tool's plumbing is what this checks (the step's equality across devices, for tas and
-    # fbt, is tests/distill/test_jax_data_parallel.py), and its step compiles fastest.
+    # tas_branch, is tests/distill/test_jax_data_parallel.py), and its step compiles fastest.
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "2 replica(s)" in proc.stdout
     summary = json.loads((out / "summary.json").read_text())

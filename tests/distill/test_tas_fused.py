@@ -1,4 +1,4 @@
-"""fbt, TAS as published: the fused model reuses the teacher's and the student's own variables, each
+"""tas, TAS as published: the fused model reuses the teacher's and the student's own variables, each
 loss term trains exactly what it should, and the distiller saves and resumes."""
 
 import keras
@@ -38,7 +38,7 @@ def ids(variables):
 
 @pytest.mark.parametrize("teacher, student", [("cnn", "mlp"), ("vit", "cnn")])
 def test_the_fused_model_holds_no_copied_weights(teacher, student):
-    distiller = Distiller(tiny(teacher), tiny(student), method="fbt")
+    distiller = Distiller(tiny(teacher), tiny(student), method="tas")
     method = distiller.method
     models = {"teacher": distiller.teacher, "student": distiller.student}
     tail_owner = models[method.tail_side]
@@ -50,7 +50,7 @@ def test_the_fused_model_holds_no_copied_weights(teacher, student):
 
 def one_sgd_step(teacher, student, **options):
     keras.utils.set_random_seed(1)
-    distiller = Distiller(tiny(teacher), tiny(student), method="fbt", **options)
+    distiller = Distiller(tiny(teacher), tiny(student), method="tas", **options)
     distiller.compile(optimizer=keras.optimizers.SGD(0.5))
     variables = distiller.teacher.weights + distiller.student.weights + distiller.method.weights
     before = {id(v): keras.ops.convert_to_numpy(v).copy() for v in variables}
@@ -96,7 +96,7 @@ def test_fused_student_term_trains_the_student_only_the_fused_model_is_its_targe
 
 def test_the_log_shows_the_fused_models_accuracy_and_teacher_weights_stay_bit_identical():
     keras.utils.set_random_seed(0)
-    distiller = Distiller(tiny("vit"), tiny("cnn"), method="fbt")
+    distiller = Distiller(tiny("vit"), tiny("cnn"), method="tas")
     before = [keras.ops.convert_to_numpy(w).copy() for w in distiller.teacher.weights]
     distiller.compile(optimizer="adam")
     x, y = tiny_data(16)
@@ -117,12 +117,12 @@ def test_the_learned_temperature_moves_and_stays_in_its_clamp():
 
 def test_save_load_and_resume(tmp_path):
     keras.utils.set_random_seed(0)
-    distiller = Distiller(tiny("cnn"), tiny("vit"), method="fbt", w_fce=0.5)
+    distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas", w_fce=0.5)
     distiller.compile(optimizer="adam")
     x, y = tiny_data()
     distiller.fit(x, y, batch_size=4, verbose=0)
-    distiller.save(tmp_path / "fbt.keras")
-    loaded = keras.saving.load_model(tmp_path / "fbt.keras")
+    distiller.save(tmp_path / "tas.keras")
+    loaded = keras.saving.load_model(tmp_path / "tas.keras")
     assert loaded.method.options == distiller.method.options and "loss_fce" in loaded.loss_names
     for a, b in zip(loaded.method.weights, distiller.method.weights):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
