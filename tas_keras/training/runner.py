@@ -190,13 +190,13 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
             distiller.pixel_normalization = check_normalization(info.normalization)
     if done:
         log(f"Resuming distillation after epoch {done}/{cfg.epochs}.")
-    log(f"Distilling {config.teacher.name} -> {config.student.name} with {config.distiller.method} "
+    log(f"Distilling {config.teacher.name} -> {config.student.name} with {distiller.method_name} "
         f"on {info.name} ({info.num_examples} images, {cfg.epochs} epochs, {replicas} replica(s)).")
     calibration = None
     if distiller.method.needs_calibration():  # e.g. tas_branch's branch_grad_scale=auto, on the first training batches
         with scope():
             calibration = distiller.calibrate(train.take(4).as_numpy_iterator())
-        log(f"Calibrated {config.distiller.method}: " + ", ".join(f"{k}={v:.4g}" for k, v in calibration.items()))
+        log(f"Calibrated {distiller.method_name}: " + ", ".join(f"{k}={v:.4g}" for k, v in calibration.items()))
     advice = (f"Lower student_training.optimizer.lr (now {cfg.optimizer.lr:g}) or set student_training.optimizer.clip_norm, "
               f"then run in a new folder ({output_dir} holds the run with these settings).")
     callbacks = stage_callbacks("Distillation", output_dir, "metrics.csv", checkpoint, (cfg.epochs - done) * info.batches, advice, log, chief,
@@ -211,7 +211,7 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
 
     summary = {
         "pair": config.pair,
-        "method": config.distiller.method,
+        "method": distiller.method_name,  # what the checkpoint trains (a pre-rename `tas` checkpoint resumes as tas_branch)
         "dataset": info.name,
         "train_examples": info.num_examples,
         "test_examples": test_info.num_examples,
