@@ -11,10 +11,13 @@ epochs, optimizer and augmentation for every method, and are tested on the full 
 that student on scratch (then the same for every method of the pair).
 Variants: `--methods` names methods as they are; `--ablation NAME=METHOD:key=value:...` adds a method
 with options, e.g. `--ablation tas_no_nce=tas:w_nce=0 --ablation branch_mse=tas_branch:feature_loss=mse`.
-Rerunning the same command reuses finished runs and resumes an interrupted one.
+Rerunning the same command reuses finished runs and resumes an interrupted one. A study continued
+on a machine that lacks some run folders takes their records from an earlier report with
+`--include-records results.json` instead of training them again.
 """
 
 import dataclasses
+import json
 import os
 import pathlib
 import platform
@@ -53,6 +56,9 @@ def parse_args(argv):
     p.add_argument("--compare", action="append", default=[], metavar="VARIANT:REFERENCE",
                    help="a table of paired (same-seed) differences of VARIANT minus REFERENCE, e.g. --compare tas:tas_branch; repeatable")
     p.add_argument("--report-only", action="store_true", help="train nothing: tables and plot from the runs finished so far")
+    p.add_argument("--include-records", action="append", default=[], metavar="RESULTS_JSON",
+                   help="an earlier report of this study: its runs that have no finished folder in --output-dir are taken "
+                        "from it, not trained (repeatable; later files win)")
     return p.parse_args(argv)
 
 
@@ -89,6 +95,15 @@ def parse_comparison(text, names):
     return tuple(parts)
 
 
+def read_records(path):
+    """The per-run records of a results.json this tool wrote."""
+    try:
+        runs = json.loads(pathlib.Path(path).read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"--include-records {path!r} is not a results.json written by tools/study.py ({type(err).__name__}: {err}).") from None
+    return runs
+
+
 def machine():
     cpu = platform.processor() or platform.machine()
     try:
@@ -118,8 +133,9 @@ def _main(argv):
     from tas_keras.experiments.report import write_report
 
     ablations = [a if a.pairs else dataclasses.replace(a, pairs=tuple(ablation_pairs)) for a in ablations]
+    included = [run for path in args.include_records for run in read_records(path)]
     records = run_study(args.pairs, main_variants + ablations, args.seeds, args.output_dir, profile, overrides_from(args),
-                        args.teacher_subset, train=not args.report_only, pair_overrides=pair_overrides_from(args))
+                        args.teacher_subset, train=not args.report_only, pair_overrides=pair_overrides_from(args), included=included)
     if not records:
         raise ConfigError(f"No finished runs of this study in {args.output_dir}.")
     import keras
@@ -142,6 +158,8 @@ def _main(argv):
         "floor_top1": logistic_regression_top1(args.dataset, args.train_subset, args.data_dir),
         "floor_method": FLOOR_METHOD,
     }
+    if args.include_records:
+        meta["included_records"] = args.include_records
     out = pathlib.Path(args.output_dir)
     write_report(records, meta, out, [v.name for v in main_variants], [v.name for v in ablations], comparisons)
     print((out / "results.md").read_text())

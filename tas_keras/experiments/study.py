@@ -157,10 +157,13 @@ def read_curve(folder, column="val_acc"):
 
 
 def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(), teacher_subset=None, log=print, train=True,
-              poll_seconds=30, pair_overrides=None):
+              poll_seconds=30, pair_overrides=None, included=()):
     """Trains (or reuses) every run; returns a list of per-run records. train=False only collects the
     finished runs (the others are logged as missing), to report on a study that is still running.
-    pair_overrides: {pair: ["key=value", ...]} applied to that pair's runs after `overrides`."""
+    pair_overrides: {pair: ["key=value", ...]} applied to that pair's runs after `overrides`.
+    included: records of runs finished elsewhere (the "runs" of an earlier results.json), taken for
+    the runs that have no finished folder here instead of training them again (checked by
+    `_matching_record`)."""
     output_dir = pathlib.Path(output_dir)
     # seeds outermost: an interrupted study already holds whole tables for its first seeds
     plan = [(pair, variant, seed) for seed in seeds for pair in pairs for variant in variants if not variant.pairs or pair in variant.pairs]
@@ -173,6 +176,7 @@ def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(),
     configs = {key: study_config(key[0], profile, key[1], key[2], overrides, pair_overrides) for key in plan}  # all validated first
     teachers = {}
     done, deferred, waiting = {}, [], []
+    recorded = {(r["pair"], r["variant"], r["seed"]): r for r in included}
 
     def train_here(pair, folder, config, label):
         if pair not in teachers:
@@ -193,6 +197,10 @@ def run_study(pairs, variants, seeds, output_dir, profile="small", overrides=(),
         check_same_settings(folder, config)
         if _finished(folder):
             log(f"{label}: done before, reused.")
+        elif (pair, variant.name, seed) in recorded:
+            done[folder] = _matching_record(recorded[(pair, variant.name, seed)], variant, config)
+            log(f"{label}: finished elsewhere, its included record reused.")
+            continue
         elif not train:
             log(f"{label}: not finished, left out of the report.")
             continue
@@ -252,6 +260,19 @@ def _teacher_file(config, output_dir, teacher_subset, log, poll_seconds=30):
         if claimed:
             release(folder)
     return path
+
+
+def _matching_record(record, variant, config):
+    """An included record, refused (one line naming the field) unless it ran this variant and recipe."""
+    expected = {"method": variant.method, "options": variant.option_dict(), "epochs": config.student_training.epochs,
+                "teacher_model": config.teacher.name, "student_model": config.student.name}
+    if config.data.train_subset is not None:
+        expected["train_examples"] = config.data.train_subset
+    for key, value in expected.items():
+        if record.get(key) != value:
+            raise ConfigError(f"Included record of {record['pair']} {record['variant']} seed {record['seed']} has {key}={record.get(key)!r}, "
+                              f"but this study's run has {key}={value!r}; include records of the same study only.")
+    return record
 
 
 def _record(pair, variant, seed, folder, config):

@@ -114,18 +114,16 @@ def test_diverged_runs_are_counted_not_averaged():
     assert "| kd | 85.00 (+5.00) [n=1] [1 of 2 diverged] |" in text and "| dkd | diverged [2 of 2] |" in text
 
 
-def test_a_diverged_run_is_reported_and_not_retried(tmp_path, monkeypatch):
-    """A run whose loss becomes NaN is a result of its method under the study's recipe: the study
-    records it, goes on with the other runs and does not train it again when rerun."""
+def fake_training(monkeypatch, trained, diverging=None):
+    """Replaces training in the study with a run that writes its config and a summary at once (top-1
+    0.8), or diverges for the methods in `diverging` ({method: where}); `trained` collects the methods."""
     from tas_keras.experiments import study
-
-    where = "the loss is nan at epoch 1, step 3"
-    trained = []
 
     def fake_run(config, folder, teacher_file, log):
         trained.append(config.distiller.method)
         save_config(config, folder / "config.yaml")
-        if config.distiller.method == "kd":
+        where = (diverging or {}).get(config.distiller.method)
+        if where:
             atomic_json(folder / DIVERGED, {"where": where, "message": f"Distillation diverged: {where}"})
             raise TrainingDiverged(f"Distillation diverged: {where}", where)
         model = {"model": config.student.name, "top1": 0.8, "top5": 0.9, "train_top1": 0.85}
@@ -134,6 +132,14 @@ def test_a_diverged_run_is_reported_and_not_retried(tmp_path, monkeypatch):
 
     monkeypatch.setattr(study, "run", fake_run)
     monkeypatch.setattr(study, "_teacher_file", lambda config, *a, **k: "teacher.keras")
+
+
+def test_a_diverged_run_is_reported_and_not_retried(tmp_path, monkeypatch):
+    """A run whose loss becomes NaN is a result of its method under the study's recipe: the study
+    records it, goes on with the other runs and does not train it again when rerun."""
+    where = "the loss is nan at epoch 1, step 3"
+    trained = []
+    fake_training(monkeypatch, trained, diverging={"kd": where})
     variants = [Variant.parse("scratch"), Variant.parse("kd")]
     logged = []
     records = run_study(["convnext_mlp"], variants, [0], tmp_path, log=logged.append, poll_seconds=0.01)
@@ -142,6 +148,28 @@ def test_a_diverged_run_is_reported_and_not_retried(tmp_path, monkeypatch):
     again = run_study(["convnext_mlp"], variants, [0], tmp_path, log=logged.append, poll_seconds=0.01)
     assert trained == ["scratch", "kd"] and again == records  # reused, not retried
     assert "| kd | diverged [1 of 1] |" in markdown_table(aggregate(records), ["scratch", "kd"])
+
+
+def test_included_records_stand_for_runs_finished_elsewhere(tmp_path, monkeypatch):
+    """A study continued on a machine without some run folders takes those runs from an earlier
+    report's records (not trained again); a record of another variant or recipe is refused."""
+    trained = []
+    fake_training(monkeypatch, trained)
+    variants = [Variant.parse("scratch"), Variant.parse("kd_t2=kd:temperature=2")]
+    overrides = ["data.dataset=digits", "data.train_subset=100", "student_training.epochs=3"]
+    config = study_config("convnext_mlp", "small", variants[1], 0, overrides)
+    elsewhere = {"pair": "convnext_mlp", "variant": "kd_t2", "method": "kd", "options": {"temperature": 2}, "seed": 0,
+                 "teacher_model": config.teacher.name, "student_model": config.student.name, "student_top1": 0.75,
+                 "train_examples": 100, "epochs": 3, "wall_seconds": 9.0, "folder": "/elsewhere/convnext_mlp/kd_t2/seed0"}
+    logged = []
+    records = run_study(["convnext_mlp"], variants, [0], tmp_path, "small", overrides, log=logged.append, included=[elsewhere])
+    assert trained == ["scratch"] and records[1] is elsewhere and records[0]["student_top1"] == 0.8
+    assert any("finished elsewhere" in line for line in logged)
+    assert run_study(["convnext_mlp"], variants, [0], tmp_path, "small", overrides, train=False, included=[elsewhere]) == records
+    for key, value in (("options", {"temperature": 4}), ("epochs", 40), ("train_examples", 5000), ("method", "dkd")):
+        with pytest.raises(ConfigError, match=rf"kd_t2 seed 0 has {key}=.*but this study's run has {key}="):
+            run_study(["convnext_mlp"], variants, [0], tmp_path, "small", overrides, included=[{**elsewhere, key: value}])
+    assert trained == ["scratch"]
 
 
 def test_paired_differences_are_per_seed_with_a_t_interval():
@@ -203,6 +231,12 @@ def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
     kd_gain = json.loads((out / "results.json").read_text())["paired_differences"]["kd - scratch"]["convnext_mlp"]
     assert kd_gain["seeds"] == [0] and kd_gain["mean"] == pytest.approx(result["table"]["convnext_mlp"]["variants"]["kd"]["gain_over_scratch"])
     assert f"| kd − scratch | {kd_gain['mean']:+.2f}; ahead on " in (out / "results.md").read_text()
+    moved = study(tmp_path / "new_machine", "--report-only", "--include-records", str(out / "results.json"))
+    assert moved.returncode == 0, moved.stderr[-3000:]
+    assert moved.stdout.count("finished elsewhere") == 3 and "Training teacher" not in moved.stdout
+    assert json.loads((tmp_path / "new_machine" / "results.json").read_text())["runs"] == json.loads((out / "results.json").read_text())["runs"]
+    missing = study(tmp_path / "new_machine", "--report-only", "--include-records", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "--include-records" in missing.stderr and "nope.json" in missing.stderr
     partial = study(out, "--report-only", "--methods", "scratch", "ofa")  # ofa never ran: reported as missing
     assert partial.returncode == 0, partial.stderr[-3000:]
     assert partial.stdout.count("not finished") == 1 and "Training teacher" not in partial.stdout
