@@ -95,13 +95,13 @@ def parse_comparison(text, names):
     return tuple(parts)
 
 
-def read_records(path):
-    """The per-run records of a results.json this tool wrote."""
+def read_report(path):
+    """(per-run records, meta) of a results.json this tool wrote."""
     try:
-        runs = json.loads(pathlib.Path(path).read_text())["runs"]
+        report = json.loads(pathlib.Path(path).read_text())
+        return report["runs"], report["meta"]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ConfigError(f"--include-records {path!r} is not a results.json written by tools/study.py ({type(err).__name__}: {err}).") from None
-    return runs
 
 
 def machine():
@@ -133,7 +133,8 @@ def _main(argv):
     from tas_keras.experiments.report import write_report
 
     ablations = [a if a.pairs else dataclasses.replace(a, pairs=tuple(ablation_pairs)) for a in ablations]
-    included = [run for path in args.include_records for run in read_records(path)]
+    earlier = [read_report(path) for path in args.include_records]
+    included = [run for runs, _ in earlier for run in runs]
     records = run_study(args.pairs, main_variants + ablations, args.seeds, args.output_dir, profile, overrides_from(args),
                         args.teacher_subset, train=not args.report_only, pair_overrides=pair_overrides_from(args), included=included)
     if not records:
@@ -159,7 +160,9 @@ def _main(argv):
         "floor_method": FLOOR_METHOD,
     }
     if args.include_records:
-        meta["included_records"] = args.include_records
+        # the runs of an included report ran where that report says, not necessarily here
+        meta["included_records"] = [{"file": path, "machine": m.get("machine"), "runs": len(runs)}
+                                    for path, (runs, m) in zip(args.include_records, earlier)]
     out = pathlib.Path(args.output_dir)
     write_report(records, meta, out, [v.name for v in main_variants], [v.name for v in ablations], comparisons)
     print((out / "results.md").read_text())

@@ -145,7 +145,9 @@ def write_report(records, meta, out_dir, main_variants, ablation_variants=(), co
 
 def _meta_lines(meta):
     keys = ("command", "dataset", "train_examples", "test_examples", "epochs", "seeds", "machine", "backend", "wall_minutes")
-    return "\n".join(f"- {k}: `{meta[k]}`" if k == "command" else f"- {k}: {meta[k]}" for k in keys if k in meta)
+    lines = [f"- {k}: `{meta[k]}`" if k == "command" else f"- {k}: {meta[k]}" for k in keys if k in meta]
+    lines += [f"- included: {i['runs']} runs' records from {i['file']} (run on: {i['machine']})" for i in meta.get("included_records", ())]
+    return "\n".join(lines)
 
 
 def plot(table, records, main_variants, ablation_variants, path):

@@ -234,7 +234,10 @@ def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
     moved = study(tmp_path / "new_machine", "--report-only", "--include-records", str(out / "results.json"))
     assert moved.returncode == 0, moved.stderr[-3000:]
     assert moved.stdout.count("finished elsewhere") == 3 and "Training teacher" not in moved.stdout
-    assert json.loads((tmp_path / "new_machine" / "results.json").read_text())["runs"] == json.loads((out / "results.json").read_text())["runs"]
+    report = json.loads((tmp_path / "new_machine" / "results.json").read_text())
+    assert report["runs"] == json.loads((out / "results.json").read_text())["runs"]
+    assert report["meta"]["included_records"] == [{"file": str(out / "results.json"), "machine": result["meta"]["machine"], "runs": 3}]
+    assert f"- included: 3 runs' records from {out / 'results.json'} (run on: {result['meta']['machine']})" in (tmp_path / "new_machine" / "results.md").read_text()
     missing = study(tmp_path / "new_machine", "--report-only", "--include-records", str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and "--include-records" in missing.stderr and "nope.json" in missing.stderr
     partial = study(out, "--report-only", "--methods", "scratch", "ofa")  # ofa never ran: reported as missing
