@@ -8,14 +8,17 @@ from tas_keras.atomic import atomic_json, atomic_write
 
 
 def aggregate(records):
-    """{pair: {"teacher": ..., "variants": {variant: {mean, std, n, values, method, options}}}} (top-1 in %).
+    """{pair: {"teacher_top1": first, "teacher_top1s": every distinct one, "variants": {variant: {mean, std, n,
+    values, method, options}}}} (top-1 in %).
     A run whose loss became NaN (record["diverged"]) is counted in the cell's `diverged`, not averaged."""
     table = {}
     for r in records:
         pair = table.setdefault(r["pair"], {"teacher_model": r["teacher_model"], "student_model": r["student_model"],
-                                             "teacher_top1": None, "variants": {}})
-        if pair["teacher_top1"] is None and r.get("teacher_top1") is not None:
-            pair["teacher_top1"] = 100 * r["teacher_top1"]
+                                             "teacher_top1": None, "teacher_top1s": [], "variants": {}})
+        if r.get("teacher_top1") is not None and 100 * r["teacher_top1"] not in pair["teacher_top1s"]:
+            # a pair's runs share one teacher unless it was trained again (e.g. a study moved to a new machine)
+            pair["teacher_top1s"].append(100 * r["teacher_top1"])
+            pair["teacher_top1"] = pair["teacher_top1s"][0]
         cell = pair["variants"].setdefault(r["variant"], {"method": r["method"], "options": r["options"], "values": [], "seeds": [],
                                                           "train_values": [], "diverged": 0})
         if r.get("diverged"):
@@ -45,7 +48,7 @@ def markdown_table(table, variants, title="student top-1 (%)", floor=None):
     pairs = [p for p in table if any(v in table[p]["variants"] for v in variants)]
     head = f"| {title} | " + " | ".join(f"{p}<br>{table[p]['teacher_model']} -> {table[p]['student_model']}" for p in pairs) + " |"
     lines = [head, "|---|" + "---:|" * len(pairs)]
-    lines.append("| teacher | " + " | ".join("" if table[p]["teacher_top1"] is None else f"{table[p]['teacher_top1']:.2f}" for p in pairs) + " |")
+    lines.append("| teacher | " + " | ".join(" / ".join(f"{t:.2f}" for t in table[p]["teacher_top1s"]) for p in pairs) + " |")
     if floor:
         lines.append(f"| {floor[0]} | " + " | ".join(f"{floor[1]:.2f}" for _ in pairs) + " |")
     most = max(cell["n"] + cell["diverged"] for p in pairs for cell in table[p]["variants"].values())

@@ -100,6 +100,8 @@ def test_aggregate_gives_mean_sample_std_and_gain_over_scratch():
     text = markdown_table(table, ["scratch", "kd"], floor=("logistic regression", 82.625))
     assert "| kd | 85.50 ± 0.71 (+4.50); train 92.5 |" in text and "| scratch | 81.00 ± 1.41 |" in text
     assert "| teacher | 90.00 |" in text and "| logistic regression | 82.62 |" in text
+    retrained = aggregate(records + [{**_record("kd", 2, 0.87), "teacher_top1": 0.91}])  # a teacher trained again
+    assert retrained["p"]["teacher_top1s"] == [90.0, 91.0] and "| teacher | 90.00 / 91.00 |" in markdown_table(retrained, ["kd"])
 
 
 def test_diverged_runs_are_counted_not_averaged():
