@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The remaining runs of the 40-epoch Fashion-MNIST study (frozen code at 3116fd3, old names:
+# fbt = published TAS, tas = branch). The first 57 runs' records are in
+# /work/main/docs/study/fmnist40_interim/results.json; their folders were lost with the machine.
+# Two processes run this script; run folders are claimed with lock files, so they share the work.
+cd /work/study_tree || exit 1
+. /work/main/.venv/bin/activate
+export TF_CPP_MIN_LOG_LEVEL=2
+COMMON=(--dataset fashion_mnist --train-subset 5000 --epochs 40 --teacher-epochs 20 --batch-size 64
+        --set student_training.optimizer.lr=0.01 --set student_training.validation_freq=4
+        --output-dir /work/study/fmnist --title "Fashion-MNIST study: 5,000 training images, 40 epochs, 3 seeds")
+ALL=(scratch fbt tas kd ofa rsd dkd dist crd)
+ABL=(fbt_no_tf=fbt:w_tf=0 fbt_no_nce=fbt:w_nce=0 fbt_no_ofa=fbt:w_ofa=0)
+order=("$@")
+for part in "${order[@]}"; do
+  case $part in
+    mlp_abl) nice -n 19 python tools/study.py --pairs convnext_mlp --seeds 2 --methods "${ABL[@]}" "${COMMON[@]}" ;;
+    mixer2)  nice -n 19 python tools/study.py --pairs mixer_resnet --seeds 2 --methods "${ALL[@]}" "${ABL[@]}" "${COMMON[@]}" ;;
+    deit)    nice -n 19 python tools/study.py --pairs convnext_deit --seeds 0 1 2 --methods "${ALL[@]}" "${ABL[@]}" \
+               --pair-set convnext_deit:student_training.optimizer.lr=0.005 "${COMMON[@]}" ;;
+  esac
+done
