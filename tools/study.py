@@ -161,7 +161,8 @@ def _main(argv):
     }
     if args.include_records:
         # the runs of an included report ran where that report says, not necessarily here
-        meta["included_records"] = [{"file": path, "machine": m.get("machine"), "runs": len(runs)}
+        used = {id(r) for r in records}
+        meta["included_records"] = [{"file": path, "machine": m.get("machine"), "runs": sum(id(r) in used for r in runs)}
                                     for path, (runs, m) in zip(args.include_records, earlier)]
     out = pathlib.Path(args.output_dir)
     write_report(records, meta, out, [v.name for v in main_variants], [v.name for v in ablations], comparisons)

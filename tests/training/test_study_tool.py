@@ -242,10 +242,12 @@ def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
     assert f"- included: 3 runs' records from {out / 'results.json'} (run on: {result['meta']['machine']})" in (tmp_path / "new_machine" / "results.md").read_text()
     missing = study(tmp_path / "new_machine", "--report-only", "--include-records", str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and "--include-records" in missing.stderr and "nope.json" in missing.stderr
-    partial = study(out, "--report-only", "--methods", "scratch", "ofa")  # ofa never ran: reported as missing
+    # ofa never ran: reported as missing; the included records stand for no run (the folders win)
+    partial = study(out, "--report-only", "--methods", "scratch", "ofa", "--include-records", str(tmp_path / "new_machine" / "results.json"))
     assert partial.returncode == 0, partial.stderr[-3000:]
     assert partial.stdout.count("not finished") == 1 and "Training teacher" not in partial.stdout
-    assert {r["variant"] for r in json.loads((out / "results.json").read_text())["runs"]} == {"scratch", "kd_t2"}
+    report = json.loads((out / "results.json").read_text())
+    assert {r["variant"] for r in report["runs"]} == {"scratch", "kd_t2"} and report["meta"]["included_records"][0]["runs"] == 0
     before = (out / "results.json").read_bytes()
     changed = study(out, "--set", "student_training.optimizer.lr=0.01")
     assert changed.returncode == 2 and "other settings" in changed.stderr
