@@ -14,11 +14,10 @@ def aggregate(records):
     table = {}
     for r in records:
         pair = table.setdefault(r["pair"], {"teacher_model": r["teacher_model"], "student_model": r["student_model"],
-                                             "teacher_top1": None, "teacher_top1s": [], "variants": {}})
+                                             "teacher_top1s": [], "variants": {}})
         if r.get("teacher_top1") is not None and 100 * r["teacher_top1"] not in pair["teacher_top1s"]:
             # a pair's runs share one teacher unless it was trained again (e.g. a study moved to a new machine)
             pair["teacher_top1s"].append(100 * r["teacher_top1"])
-            pair["teacher_top1"] = pair["teacher_top1s"][0]
         cell = pair["variants"].setdefault(r["variant"], {"method": r["method"], "options": r["options"], "values": [], "seeds": [],
                                                           "train_values": [], "diverged": 0})
         if r.get("diverged"):
@@ -28,6 +27,7 @@ def aggregate(records):
         cell["seeds"].append(r["seed"])
         cell["train_values"].append(None if r.get("student_train_top1") is None else 100 * r["student_train_top1"])
     for pair in table.values():
+        pair["teacher_top1"] = pair["teacher_top1s"][0] if pair["teacher_top1s"] else None
         scratch = pair["variants"].get("scratch")
         for cell in pair["variants"].values():
             values = cell["values"]
