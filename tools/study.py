@@ -16,11 +16,11 @@ on a machine that lacks some run folders takes their records from an earlier rep
 `--include-records results.json` instead of training them again.
 """
 
+import collections
 import dataclasses
 import json
 import os
 import pathlib
-import platform
 import shlex
 import sys
 import time
@@ -104,19 +104,9 @@ def read_report(path):
         raise ConfigError(f"--include-records {path!r} is not a results.json written by tools/study.py ({type(err).__name__}: {err}).") from None
 
 
-def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} CPUs"
-
-
 def _main(argv):
     args = parse_args(argv)
-    from tas_keras.experiments.study import Variant, run_study
+    from tas_keras.experiments.study import Variant, run_study, with_machine
 
     main_variants = [Variant.parse(m) for m in args.methods]
     ablations = [Variant.parse(a) for a in args.ablation]
@@ -133,12 +123,18 @@ def _main(argv):
     from tas_keras.experiments.report import write_report
 
     ablations = [a if a.pairs else dataclasses.replace(a, pairs=tuple(ablation_pairs)) for a in ablations]
-    earlier = [read_report(path) for path in args.include_records]
+    from tas_keras.training.machine import describe_machine
+
+    here = describe_machine()
+    earlier = [(with_machine(runs, meta), meta) for runs, meta in map(read_report, args.include_records)]
     included = [run for runs, _ in earlier for run in runs]
     records = run_study(args.pairs, main_variants + ablations, args.seeds, args.output_dir, profile, overrides_from(args),
                         args.teacher_subset, train=not args.report_only, pair_overrides=pair_overrides_from(args), included=included)
     if not records:
         raise ConfigError(f"No finished runs of this study in {args.output_dir}.")
+    # a folder's run whose summary predates the machine field ran here, as far as this report can tell
+    from_elsewhere = {id(run) for run in included}
+    records = [r if r.get("machine") or id(r) in from_elsewhere else {**r, "machine": here} for r in records]
     import keras
 
     from tas_keras.experiments.floor import FLOOR_METHOD, logistic_regression_top1
@@ -152,7 +148,8 @@ def _main(argv):
         "test_examples": first["test_examples"],
         "epochs": first["epochs"],
         "seeds": args.seeds,
-        "machine": machine(),
+        "machine": here,
+        "runs_per_machine": dict(collections.Counter(r["machine"] or "not recorded" for r in records)),
         "backend": keras.backend.backend(),
         "wall_minutes": round(sum(r["wall_seconds"] for r in records) / 60, 1),
         "this_call_minutes": round((time.time() - start) / 60, 1),
@@ -160,10 +157,8 @@ def _main(argv):
         "floor_method": FLOOR_METHOD,
     }
     if args.include_records:
-        # the runs of an included report ran where that report says, not necessarily here
         used = {id(r) for r in records}
-        meta["included_records"] = [{"file": path, "machine": m.get("machine"), "runs": sum(id(r) in used for r in runs)}
-                                    for path, (runs, m) in zip(args.include_records, earlier)]
+        meta["included_records"] = [{"file": path, "runs": sum(id(r) in used for r in runs)} for path, (runs, _) in zip(args.include_records, earlier)]
     out = pathlib.Path(args.output_dir)
     write_report(records, meta, out, [v.name for v in main_variants], [v.name for v in ablations], comparisons)
     print((out / "results.md").read_text())

@@ -149,7 +149,9 @@ def write_report(records, meta, out_dir, main_variants, ablation_variants=(), co
 def _meta_lines(meta):
     keys = ("command", "dataset", "train_examples", "test_examples", "epochs", "seeds", "machine", "backend", "wall_minutes")
     lines = [f"- {k}: `{meta[k]}`" if k == "command" else f"- {k}: {meta[k]}" for k in keys if k in meta]
-    lines += [f"- included: {i['runs']} runs' records from {i['file']} (run on: {i['machine']})" for i in meta.get("included_records", ())]
+    lines += [f"- included: {i['runs']} runs' records from {i['file']}" for i in meta.get("included_records", ())]
+    if len(meta.get("runs_per_machine", {})) > 1:
+        lines.append("- runs per machine: " + "; ".join(f"{m}: {n}" for m, n in meta["runs_per_machine"].items()))
     return "\n".join(lines)
 
 

@@ -262,6 +262,14 @@ def _teacher_file(config, output_dir, teacher_subset, log, poll_seconds=30):
     return path
 
 
+def with_machine(runs, meta):
+    """An included report's records, each naming the machine it ran on: its own field, else (records
+    written before that field) the report's machine, unless the report itself included runs from
+    elsewhere: then it cannot tell which ran where (None, shown as "not recorded")."""
+    fallback = None if meta.get("included_records") else meta.get("machine")
+    return [{**run, "machine": run.get("machine") or fallback} for run in runs]
+
+
 def _matching_record(record, variant, config):
     """An included record, refused (one line naming the field) unless it ran this variant and recipe."""
     expected = {"method": variant.method, "options": variant.option_dict(), "epochs": config.student_training.epochs,
@@ -298,6 +306,7 @@ def _record(pair, variant, seed, folder, config):
         "test_examples": summary["test_examples"],
         "epochs": summary["epochs"],
         "wall_seconds": summary["wall_seconds"],
+        "machine": summary.get("machine"),  # absent in runs older than this field
         "calibration": summary.get("calibration"),
         "val_acc_curve": read_curve(folder),
         "folder": str(folder),

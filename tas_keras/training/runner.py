@@ -25,6 +25,7 @@ from tas_keras.training.build import build_distiller, build_student, build_teach
 from tas_keras.training.callbacks import stage_callbacks
 from tas_keras.training.checkpoint import EpochCheckpoint
 from tas_keras.training.config import ConfigError, config_differences, load_config, save_config
+from tas_keras.training.machine import describe_machine
 from tas_keras.training.optim import build_optimizer
 from tas_keras.training.strategy import distribution_scope, is_chief
 
@@ -223,6 +224,7 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
         "calibration": calibration or distiller.method.calibration_state(),
         "replicas": replicas,
         "backend": keras.backend.backend(),
+        "machine": describe_machine(),
         "wall_seconds": round(time.time() - start, 1),
     }
     if chief:

@@ -13,8 +13,8 @@ from tas_keras.atomic import atomic_json
 from tas_keras.data import build_dataset
 from tas_keras.errors import TrainingDiverged
 from tas_keras.experiments.floor import logistic_regression_top1
-from tas_keras.experiments.report import aggregate, comparison_table, markdown_table, paired_differences
-from tas_keras.experiments.study import LOCK, Variant, claim, release, run_study, study_config
+from tas_keras.experiments.report import aggregate, comparison_table, markdown_table, paired_differences, write_report
+from tas_keras.experiments.study import LOCK, Variant, claim, release, run_study, study_config, with_machine
 from tas_keras.training.config import ConfigError, save_config
 from tas_keras.training.runner import DIVERGED, evaluate
 
@@ -174,6 +174,20 @@ def test_included_records_stand_for_runs_finished_elsewhere(tmp_path, monkeypatc
     assert trained == ["scratch"]
 
 
+def test_included_records_keep_the_machine_they_ran_on(tmp_path):
+    """A record names its machine; one written before that field takes its report's machine, unless
+    that report had itself included runs from elsewhere (then no one can tell: "not recorded")."""
+    first = {"machine": "Intel Xeon, 2 CPUs"}
+    runs = [{**_record("kd", 0, 0.8), "machine": "AMD EPYC, 2 CPUs", "val_acc_curve": []}, {**_record("kd", 1, 0.8), "val_acc_curve": []}]
+    assert [r["machine"] for r in with_machine(runs, first)] == ["AMD EPYC, 2 CPUs", "Intel Xeon, 2 CPUs"]
+    nested = {**first, "included_records": [{"file": "older/results.json", "runs": 1}]}
+    assert [r["machine"] for r in with_machine(runs, nested)] == ["AMD EPYC, 2 CPUs", None]
+    assert "machine" not in runs[1]  # the loaded records are not changed
+    meta = {"machine": "AMD EPYC, 2 CPUs", "runs_per_machine": {"Intel Xeon, 2 CPUs": 57, "AMD EPYC, 2 CPUs": 10}}
+    write_report(runs, meta, tmp_path, ["kd"])
+    assert "- runs per machine: Intel Xeon, 2 CPUs: 57; AMD EPYC, 2 CPUs: 10" in (tmp_path / "results.md").read_text()
+
+
 def test_paired_differences_are_per_seed_with_a_t_interval():
     a = [0.861, 0.874, 0.869, 0.88]  # seed 3 has no reference run: left out of the pairing
     b = [0.855, 0.876, 0.860]
@@ -238,8 +252,9 @@ def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
     assert moved.stdout.count("finished elsewhere") == 3 and "Training teacher" not in moved.stdout
     report = json.loads((tmp_path / "new_machine" / "results.json").read_text())
     assert report["runs"] == json.loads((out / "results.json").read_text())["runs"]
-    assert report["meta"]["included_records"] == [{"file": str(out / "results.json"), "machine": result["meta"]["machine"], "runs": 3}]
-    assert f"- included: 3 runs' records from {out / 'results.json'} (run on: {result['meta']['machine']})" in (tmp_path / "new_machine" / "results.md").read_text()
+    assert {r["machine"] for r in report["runs"]} == {result["meta"]["machine"]}  # where they ran, from their summaries
+    assert report["meta"]["included_records"] == [{"file": str(out / "results.json"), "runs": 3}]
+    assert f"- included: 3 runs' records from {out / 'results.json'}\n" in (tmp_path / "new_machine" / "results.md").read_text()
     missing = study(tmp_path / "new_machine", "--report-only", "--include-records", str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and "--include-records" in missing.stderr and "nope.json" in missing.stderr
     # ofa never ran: reported as missing; the included records stand for no run (the folders win)

@@ -1,4 +1,9 @@
-import json, sys
+"""Prints the README's study table rows (test / train, seeds; the best main variant of each pair in bold)
+and the paired differences from a results.json of this study (old names, today's in the labels)."""
+
+import json
+import sys
+
 d = json.load(open(sys.argv[1]))
 t = d["table"]
 labels = [("scratch", "scratch"), ("kd", "kd"), ("ofa", "ofa"), ("fbt", "`tas`, published (`fbt`)"),

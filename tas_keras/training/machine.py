@@ -1,0 +1,38 @@
+"""What a run ran on, for its records (summary.json, study reports): a study may span machines, and
+a number is only comparable with the machine it came from."""
+
+import collections
+import os
+import platform
+
+import keras
+
+
+def describe_machine():
+    """'<CPU model>, <n> CPUs' and, where the backend sees accelerators, ', <k>x <model>' for each kind."""
+    text = f"{_cpu_model()}, {os.cpu_count()} CPUs"
+    kinds = collections.Counter(_accelerator_models())
+    return text + "".join(f", {n}x {model}" for model, n in kinds.items())
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def _accelerator_models():
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform != "cpu"]
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    import tensorflow as tf
+
+    return [tf.config.experimental.get_device_details(d).get("device_name", d.device_type)
+            for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
