@@ -306,6 +306,7 @@ def _record(pair, variant, seed, folder, config):
         "test_examples": summary["test_examples"],
         "epochs": summary["epochs"],
         "wall_seconds": summary["wall_seconds"],
+        "train_seconds": summary.get("train_seconds"),  # absent in runs older than this field
         "machine": summary.get("machine"),  # absent in runs older than this field
         "calibration": summary.get("calibration"),
         "val_acc_curve": read_curve(folder),

@@ -26,12 +26,17 @@ class EpochLog(keras.callbacks.Callback):
     Keras' CSVLogger(append=True) appends in place: a run killed between its row and the epoch's
     checkpoint repeats that epoch's row after resuming. Here the first epoch of a (resumed) fit drops
     the rows of that epoch and later ones, so every epoch appears once. Place it before the
-    checkpoint callback."""
+    checkpoint callback. Each row also has `epoch_seconds` (the epoch's training and validation), so
+    the time a run took, over all its resumed legs, is the sum of the column (`logged_seconds`)."""
 
     def __init__(self, path):
         super().__init__()
         self.path = pathlib.Path(path)
         self.rows = None
+        self.epoch_start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
 
     def _read(self):
         if not self.path.is_file():
@@ -42,7 +47,8 @@ class EpochLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.rows is None:
             self.rows = [r for r in self._read() if int(r["epoch"]) < epoch]
-        self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        seconds = round(time.perf_counter() - self.epoch_start, 3)
+        self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}, "epoch_seconds": seconds})
         columns = ["epoch"] + sorted({k for r in self.rows for k in r} - {"epoch"})
         text = io.StringIO()
         writer = csv.DictWriter(text, columns, restval="")
@@ -53,6 +59,16 @@ class EpochLog(keras.callbacks.Callback):
             pathlib.Path(tmp).write_text(text.getvalue())
 
         atomic_write(self.path, write)
+
+
+def logged_seconds(path):
+    """The seconds of all epochs in an EpochLog file (every leg of a resumed run), or None when a row
+    has no time (written before the column existed) or there is no file."""
+    if not pathlib.Path(path).is_file():
+        return None
+    with open(path, newline="") as f:
+        times = [row.get("epoch_seconds") for row in csv.DictReader(f)]
+    return round(sum(map(float, times)), 1) if times and all(times) else None
 
 
 class TimeForecast(keras.callbacks.Callback):

@@ -22,7 +22,7 @@ from tas_keras.errors import TrainingDiverged
 from tas_keras.losses import ClassificationLoss
 from tas_keras.pixels import check_normalization, normalize_pixels
 from tas_keras.training.build import build_distiller, build_student, build_teacher, load_teacher_file, teacher_size
-from tas_keras.training.callbacks import stage_callbacks
+from tas_keras.training.callbacks import logged_seconds, stage_callbacks
 from tas_keras.training.checkpoint import EpochCheckpoint
 from tas_keras.training.config import ConfigError, config_differences, load_config, save_config
 from tas_keras.training.machine import describe_machine
@@ -225,7 +225,8 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
         "replicas": replicas,
         "backend": keras.backend.backend(),
         "machine": describe_machine(),
-        "wall_seconds": round(time.time() - start, 1),
+        "wall_seconds": round(time.time() - start, 1),  # this process: the teacher stage, a resumed run's last leg only
+        "train_seconds": logged_seconds(output_dir / "metrics.csv") if chief else None,  # distillation epochs, every leg
     }
     if chief:
         distiller.save_student(str(output_dir / "student.keras"))

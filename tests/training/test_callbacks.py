@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tas_keras.errors import TrainingDiverged
-from tas_keras.training.callbacks import EpochLog, EpochTensorBoard, StopOnNonFiniteLoss, TimeForecast, format_duration, stage_callbacks
+from tas_keras.training.callbacks import EpochLog, EpochTensorBoard, StopOnNonFiniteLoss, TimeForecast, format_duration, logged_seconds, stage_callbacks
 from tas_keras.training.checkpoint import EpochCheckpoint
 
 pytestmark = pytest.mark.core
@@ -37,6 +37,14 @@ def test_epoch_log_rewrites_the_epochs_of_a_resumed_run_once(tmp_path):
     small_fit(4, initial_epoch=2, callbacks=[EpochLog(path)])
     assert [r["epoch"] for r in rows(path)] == ["0", "1", "2", "3"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+    # each epoch's time, so that a resumed run's time is the sum over its legs
+    times = [float(r["epoch_seconds"]) for r in rows(path)]
+    assert all(t > 0 for t in times) and logged_seconds(path) == pytest.approx(sum(times), abs=0.05)
+    older = tmp_path / "older.csv"
+    older.write_text("epoch,loss\n0,1.0\n")  # a log written before the column: its time is unknown
+    small_fit(2, initial_epoch=1, callbacks=[EpochLog(older)])
+    assert [r["epoch_seconds"] for r in rows(older)][0] == "" and logged_seconds(older) is None
+    assert logged_seconds(tmp_path / "none.csv") is None
 
 
 def test_time_forecast_after_the_first_steps():

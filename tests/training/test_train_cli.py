@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from tas_keras.training.callbacks import logged_seconds
 from tas_keras.training.checkpoint import EpochCheckpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -41,6 +42,7 @@ def test_a_run_writes_every_output(finished_run):
     assert summary["method"] == "tas" and summary["dataset"] == "digits" and summary["train_examples"] == 256
     for role in ("teacher", "student"):
         assert 0.0 <= summary[role]["top1"] <= summary[role]["top5"] <= 1.0
+    assert summary["machine"].endswith(f"{os.cpu_count()} CPUs") and 0 < summary["train_seconds"] < summary["wall_seconds"]
     assert "teacher convnext_micro" in proc.stdout and "student resmlp_micro_patch4_32" in proc.stdout
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"epoch", "loss_nce_ts", "loss_ofa_tf", "fused_acc", "val_acc"} <= set(header)
@@ -153,7 +155,10 @@ def test_a_run_killed_inside_a_checkpoint_write_resumes_from_its_last_finished_e
     log = out / "metrics.csv" if stem == "checkpoint" else folder / "teacher_metrics.csv"
     assert [int(r.split(",")[0]) for r in log.read_text().strip().splitlines()[1:]] == [0, 1, 2]  # every epoch once
     assert not list(tmp_path.rglob(".tmp*"))
-    assert np.isfinite(json.loads((out / "summary.json").read_text())["student"]["top1"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert np.isfinite(summary["student"]["top1"])
+    if stem == "checkpoint":  # the distillation's time counts both legs: the epoch before the kill, the two after
+        assert summary["train_seconds"] == logged_seconds(log) and len([r for r in log.read_text().splitlines()[1:] if r]) == 3
 
 
 def test_evaluate_tool_reports_the_summary_accuracy(finished_run, tmp_path):
