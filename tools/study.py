@@ -151,7 +151,9 @@ def _main(argv):
         "machine": here,
         "runs_per_machine": dict(collections.Counter(r["machine"] or "not recorded" for r in records)),
         "backend": keras.backend.backend(),
-        "wall_minutes": round(sum(r["wall_seconds"] for r in records) / 60, 1),
+        "wall_minutes": round(sum(r["wall_seconds"] for r in records) / 60, 1),  # each run's last process (see train_minutes)
+        # the students' training over every leg of resumed runs; None when a record predates train_seconds
+        "train_minutes": round(sum(r["train_seconds"] for r in records) / 60, 1) if all(r.get("train_seconds") for r in records) else None,
         "this_call_minutes": round((time.time() - start) / 60, 1),
         "floor_top1": logistic_regression_top1(args.dataset, args.train_subset, args.data_dir),
         "floor_method": FLOOR_METHOD,

@@ -147,8 +147,8 @@ def write_report(records, meta, out_dir, main_variants, ablation_variants=(), co
 
 
 def _meta_lines(meta):
-    keys = ("command", "dataset", "train_examples", "test_examples", "epochs", "seeds", "machine", "backend", "wall_minutes")
-    lines = [f"- {k}: `{meta[k]}`" if k == "command" else f"- {k}: {meta[k]}" for k in keys if k in meta]
+    keys = ("command", "dataset", "train_examples", "test_examples", "epochs", "seeds", "machine", "backend", "wall_minutes", "train_minutes")
+    lines = [f"- {k}: `{meta[k]}`" if k == "command" else f"- {k}: {meta[k]}" for k in keys if meta.get(k) is not None]
     lines += [f"- included: {i['runs']} runs' records from {i['file']}" for i in meta.get("included_records", ())]
     if len(meta.get("runs_per_machine", {})) > 1:
         lines.append("- runs per machine: " + "; ".join(f"{m}: {n}" for m, n in meta["runs_per_machine"].items()))

@@ -228,6 +228,8 @@ def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
     assert len(result["runs"]) == 3 and {r["variant"] for r in result["runs"]} == {"scratch", "kd", "kd_t2"}
     assert all(r["test_examples"] == 360 and r["train_examples"] == 100 for r in result["runs"])
     assert all([epoch for epoch, _ in r["val_acc_curve"]] == [2] for r in result["runs"])  # tested every 2nd epoch
+    assert all(r["train_seconds"] > 0 for r in result["runs"])
+    assert result["meta"]["train_minutes"] == pytest.approx(sum(r["train_seconds"] for r in result["runs"]) / 60, abs=0.051)
     student = keras.saving.load_model(pathlib.Path(result["runs"][0]["folder"]) / "student.keras")
     train, _ = build_dataset("digits", "train", image_size=32, batch_size=32, subset=100, normalize=True)
     assert result["runs"][0]["student_train_top1"] == pytest.approx(evaluate(student, train)["top1"])
