@@ -61,28 +61,32 @@ def test_step(distiller, state, data):
     return logs, (trainable, non_trainable, metrics_vars)
 
 
-# distiller -> {(groups, variables): the jitted measurement}: one compile for all the batches of a
-# calibration. Run op by op, JAX compiles each operation on first use: ~1000 small compiles for one
-# tas_branch calibration, 70 s on a 2-core CPU, against one compile of the whole measurement.
+# distiller -> {(groups, variables): (the jitted measurement, the other variables it maps)}: one
+# compile for all the batches of a calibration. Run op by op, JAX compiles each operation on first
+# use: ~1000 small compiles for one tas_branch calibration, 70 s on a 2-core CPU, against one compile
+# of the whole measurement.
 _MEASUREMENTS = weakref.WeakKeyDictionary()
 
 
 def group_gradient_sq_norms(distiller, x, y, groups, variables):
     """({term: value}, {group: [squared gradient norm per variable]}) for one batch."""
     variables = list(variables)
-    chosen = {id(v) for v in variables}
-    others = [v for v in distiller.trainable_variables if id(v) not in chosen] + list(distiller.non_trainable_variables)
     key = (tuple((name, tuple(terms)) for name, terms in groups.items()), tuple(id(v) for v in variables))
     measurements = _MEASUREMENTS.setdefault(distiller, {})
     if key not in measurements:
-        measurements[key] = _measurement(distiller, groups, variables, others)
-    losses, norms = measurements[key]([v.value for v in variables], [v.value for v in others], x, y)
+        measurements[key] = _measurement(distiller, groups, variables)
+    measure, others = measurements[key]
+    losses, norms = measure([v.value for v in variables], [v.value for v in others], x, y)
     return {k: float(v) for k, v in losses.items()}, {k: [float(n) for n in v] for k, v in norms.items()}
 
 
-def _measurement(distiller, groups, variables, others):
+def _measurement(distiller, groups, variables):
+    """(measure(values, other values, x, y), others): the jitted measurement of one batch, and the
+    distiller's other variables, whose values it takes in this order."""
     import jax.numpy as jnp
 
+    chosen = {id(v) for v in variables}
+    others = [v for v in distiller.trainable_variables if id(v) not in chosen] + list(distiller.non_trainable_variables)
     owner = weakref.ref(distiller)  # the cache entry must not keep its own key alive
 
     def losses_of(values, other_values, x, y):
@@ -101,4 +105,4 @@ def _measurement(distiller, groups, variables, others):
             norms[name] = jnp.stack([jnp.sum(jnp.square(g.astype("float32"))) for g in grads])
         return losses_of(values, other_values, x, y), norms
 
-    return measure
+    return measure, others
