@@ -164,7 +164,12 @@ def apply_override(raw, path, value):
 
 
 def _packaged_configs():
-    return importlib.resources.files(CONFIG_PACKAGE)
+    try:
+        return importlib.resources.files(CONFIG_PACKAGE)
+    except ModuleNotFoundError:
+        # a source checkout on the import path without installing (e.g. tools/gpu_benchmark.sh on a machine
+        # that cannot pip install): the package maps to the top-level configs/ folder only when installed.
+        return pathlib.Path(__file__).resolve().parents[2] / "configs"
 
 
 def list_pairs():

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tas_keras.training import config as config_module
 from tas_keras.training.config import ConfigError, list_pairs, load_config, save_config
 
 PAPER_PAIRS = ["convnext_mlp", "convnext_deit", "convnext_swin", "swin_resnet", "swin_mobilenet", "swin_mlp",
@@ -23,6 +24,18 @@ def test_every_pair_file_validates(pair, profile):
     else:
         assert config.data.dataset == "cifar100" and config.data.image_size == 224
         assert config.teacher_training.epochs == config.student_training.epochs == 300
+
+
+def test_pairs_load_from_a_source_checkout_that_is_not_installed(monkeypatch):
+    # without an install, tas_keras.configs does not exist; the top-level configs/ folder is read instead
+    installed = list_pairs()
+
+    def not_installed(package):
+        raise ModuleNotFoundError(f"No module named {package!r}")
+
+    monkeypatch.setattr(config_module.importlib.resources, "files", not_installed)
+    assert list_pairs() == installed
+    assert load_config("convnext_mlp", "small").student.name
 
 
 def test_recipes_follow_the_student_family():
