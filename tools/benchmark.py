@@ -372,6 +372,7 @@ def _main(argv):
     import keras
 
     from tas_keras.training.config import load_config
+    from tas_keras.training.machine import describe_machine
 
     config = load_config(args.pair, args.profile, args.set)
     method = args.method or config.distiller.method
@@ -383,7 +384,7 @@ def _main(argv):
     report = {"pair": config.pair, "profile": args.profile, "method": method, "image_size": size, "batch_size": args.batch_size,
               "steps_per_execution": args.steps_per_execution,
               "backend": keras.backend.backend(), "precision": config.precision, "teacher": config.teacher.name, "student": config.student.name,
-              "cpu_count": os.cpu_count(), "devices": list_devices(), "runs": []}
+              "machine": describe_machine(), "cpu_count": os.cpu_count(), "devices": list_devices(), "runs": []}
     memory = DeviceMemory()
     distiller = None
     for replicas in args.replicas:
@@ -416,7 +417,7 @@ def _main(argv):
 def print_table(report):
     flops = report["gflops_per_batch"]
     print(f"\n{report['teacher']} -> {report['student']}, method {report['method']}, {report['image_size']}x{report['image_size']}, "
-          f"batch {report['batch_size']}, backend {report['backend']}, {report['precision']}, {report['cpu_count']} CPUs, devices {report['devices']}")
+          f"batch {report['batch_size']}, backend {report['backend']}, {report['precision']}, {report['machine']}, devices {report['devices']}")
     gpu = any(r[p].get("device_peak_mib") for r in report["runs"] for p in PARTS if p in r)
     print(f"{'repl':<5}{'xla':<5}{'part':<17}{'ms/step':>9}{'img/s':>9}{'compile s':>11}{'host MiB':>10}"
           + (f"{'dev MiB':>9}" if gpu else "") + f"{'traces':>8}")

@@ -139,21 +139,22 @@ def _main(argv):
 
     from tas_keras.experiments.floor import FLOOR_METHOD, logistic_regression_top1
 
-    first = records[0]
+    finished = [r for r in records if not r.get("diverged")]  # a diverged run's record has no summary fields
+    first = finished[0] if finished else {}
     meta = {
         "title": args.title,
         "command": "python tools/study.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "dataset": args.dataset,
-        "train_examples": first["train_examples"],
-        "test_examples": first["test_examples"],
-        "epochs": first["epochs"],
+        "train_examples": first.get("train_examples"),
+        "test_examples": first.get("test_examples"),
+        "epochs": first.get("epochs"),
         "seeds": args.seeds,
         "machine": here,
         "runs_per_machine": dict(collections.Counter(r["machine"] or "not recorded" for r in records)),
         "backend": keras.backend.backend(),
-        "wall_minutes": round(sum(r["wall_seconds"] for r in records) / 60, 1),  # each run's last process (see train_minutes)
+        "wall_minutes": round(sum(r["wall_seconds"] for r in finished) / 60, 1),  # each run's last process (see train_minutes)
         # the students' training over every leg of resumed runs; None when a record predates train_seconds
-        "train_minutes": round(sum(r["train_seconds"] for r in records) / 60, 1) if all(r.get("train_seconds") for r in records) else None,
+        "train_minutes": round(sum(r["train_seconds"] for r in finished) / 60, 1) if all(r.get("train_seconds") for r in finished) else None,
         "this_call_minutes": round((time.time() - start) / 60, 1),
         "floor_top1": logistic_regression_top1(args.dataset, args.train_subset, args.data_dir),
         "floor_method": FLOOR_METHOD,

@@ -227,6 +227,7 @@ print("DIFF", float(np.abs(keras.ops.convert_to_numpy(model(x)) - np.load(sys.ar
 """
 
 
+@pytest.mark.heavy  # the TensorFlow run only: a file saved on JAX loading in a fresh process is test_serialization.py's (CI time)
 def test_save_student_writes_a_plain_zoo_model_that_loads_in_a_fresh_process(tmp_path, seeded):
     distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas_branch")
     distiller.compile(optimizer="adam")

@@ -18,46 +18,50 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason=
 CHECK = pathlib.Path(__file__).with_name("mirrored_check.py")
 
 
-@pytest.mark.parametrize("method, xla, options", [("kd", False, []), ("kd", True, []), ("tas_branch", False, []), ("dkd", False, ["warmup_steps=4"])],
-                         ids=["kd-no_xla", "kd-xla", "tas-no_xla", "dkd-warmup"])
-def test_two_replicas_give_the_one_device_step(method, xla, options):
+# name: method:xla[:flags][:option=value]; every check runs in one subprocess (each start costs a TensorFlow import)
+CHECKS = {
+    "kd-no_xla": "kd:0", "kd-xla": "kd:1", "tas-no_xla": "tas_branch:0", "dkd-warmup": "dkd:0:warmup_steps=4",
+    "keras_jit_compile": "kd:1:jit_compile", "tas_teacher_pairs": "tas:0:w_fs=0",
+    "dist": "dist:0:per_replica", "rsd": "rsd:0:per_replica", "crd": "crd:0:per_replica:nce_k=16",
+}
+
+
+@pytest.fixture(scope="module")
+def reports():
+    proc = subprocess.run([sys.executable, str(CHECK), *(f"{name}:{spec}" for name, spec in CHECKS.items())],
+                          capture_output=True, text=True, timeout=1200, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    lines = [ln.split(" ", 2) for ln in proc.stdout.splitlines() if ln.startswith("REPORT ")]
+    return {name: json.loads(text) for _, name, text in lines}
+
+
+@pytest.mark.parametrize("name", ["kd-no_xla", "kd-xla", "tas-no_xla", "dkd-warmup"])
+def test_two_replicas_give_the_one_device_step(name, reports):
     """tas_branch all-gathers the InfoNCE keys, so its negatives are the global batch on both. (tas_branch with XLA
     on 2 replicas: the jit_compile test below.) dkd's warm-up counts steps in a variable that each
     replica updates inside the step (with aggregation "only_first_replica" that update needed a
     merge_call TensorFlow refuses inside the nested step function)."""
-    proc = subprocess.run(
-        [sys.executable, str(CHECK), method, str(int(xla)), *options], capture_output=True, text=True, timeout=600, env=dict(os.environ)
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    report = reports[name]
     assert report["replicas"] == 2
     assert report["max_loss_diff"] < 1e-5, report
     assert report["weights_updated"] > 0 and report["max_update"] > 1e-3
     assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
 
 
-def test_keras_jit_compile_flag_means_the_per_replica_xla_step():
+def test_keras_jit_compile_flag_means_the_per_replica_xla_step(reports):
     """compile(jit_compile=True), the usual Keras flag, trains on 1 device and on 2 replicas (a
     fit-level XLA function fails there) with XLA around the per-replica step, same step on both.
     (KD: the flag's plumbing does not depend on the method, and its XLA compile is the cheapest.)"""
-    proc = subprocess.run(
-        [sys.executable, str(CHECK), "kd", "1", "jit_compile"], capture_output=True, text=True, timeout=600, env=dict(os.environ)
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    report = reports["keras_jit_compile"]
     assert report["replicas"] == 2 and report["xla_used"] == [True, True]
     assert report["max_loss_diff"] < 1e-5, report
     assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
 
 
-def test_tas_two_replicas_give_the_one_device_step_on_the_teacher_pairs():
+def test_tas_two_replicas_give_the_one_device_step_on_the_teacher_pairs(reports):
     """tas's teacher keys are gathered like tas_branch's; its fused-student InfoNCE uses each replica's own
     batch (documented), so that pair is switched off here (w_fs=0) to compare the rest exactly."""
-    proc = subprocess.run(
-        [sys.executable, str(CHECK), "tas", "0", "w_fs=0"], capture_output=True, text=True, timeout=600, env=dict(os.environ)
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    report = reports["tas_teacher_pairs"]
     assert report["replicas"] == 2 and "loss_nce_tf" in report["single"]
     assert report["max_loss_diff"] < 1e-5, report
     assert report["weights_updated"] > 0
@@ -65,16 +69,11 @@ def test_tas_two_replicas_give_the_one_device_step_on_the_teacher_pairs():
 
 
 @pytest.mark.parametrize("method", ["dist", "rsd", "crd"])
-def test_batch_level_losses_use_each_replicas_own_batch(method):
+def test_batch_level_losses_use_each_replicas_own_batch(method, reports):
     """DIST's intra-class correlation, RSD's cross-correlation and CRD's z estimate are computed per
     replica (documented): 2 replicas of 4 images give the mean loss and the mean update of two 1-device
     steps on the halves; CRD's memory and z hold what the first half's step wrote (only_first_replica)."""
-    options = ["nce_k=16"] if method == "crd" else []
-    proc = subprocess.run(
-        [sys.executable, str(CHECK), method, "0", "per_replica", *options], capture_output=True, text=True, timeout=600, env=dict(os.environ)
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    report = reports[method]
     assert report["replicas"] == 2 and report["weights_updated"] > 0
     assert report["max_loss_diff"] < 1e-5, report
     assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report

@@ -63,6 +63,7 @@ def test_timm_checkpoint_gives_timms_outputs(name):
 
 
 @pytest.mark.core
+@pytest.mark.heavy  # the key mapping and layouts are numpy, the same on every backend: the TensorFlow run only (CI time)
 @pytest.mark.parametrize("name", MICRO_MODELS)
 def test_a_models_weights_written_in_timm_layout_load_back_exactly(name):
     """Every variable has a timm key and a layout that inverts: a micro model round-trips."""
@@ -206,6 +207,7 @@ def test_mixer_and_resmlp_refuse_another_image_size_as_timm_does():
 
 
 @pytest.mark.core
+@pytest.mark.heavy  # the table resize is numpy, the same on every backend: the TensorFlow run only (CI time)
 def test_swin_tables_follow_smaller_windows():
     """At 64x64 Swin-P's last two stages see 4x4 and 2x2 maps, so their windows shrink from 7."""
     state = synthetic_state_dict("swin_pico_patch4_window7_224")
@@ -236,6 +238,7 @@ def test_relative_position_table_resize():
 
 
 @pytest.mark.core
+@pytest.mark.heavy  # the tool's conversion is numpy and its file Keras' format, the same on every backend: the TensorFlow run only (CI time)
 def test_convert_tool_writes_a_model_only_when_the_checkpoint_fits(tmp_path):
     safetensors_numpy = pytest.importorskip("safetensors.numpy")
     state = _micro_checkpoint(num_classes=1000)

@@ -31,6 +31,7 @@ def test_benchmark_reports_the_step_breakdown(tmp_path):
     assert one["run_callbacks"]["median_s"] > 0 and one["run_callbacks"]["traces"] == 0 and "run_callbacks" not in two
     assert one["run_callbacks"]["callbacks"] == ["StopOnNonFiniteLoss", "EpochLog", "EpochTensorBoard", "EpochCheckpoint", "TimeForecast"]
     assert report["matmul_peak"]["gflops"] > 0 and report["matmul_peak"]["dtype"] == "float32"
+    assert report["machine"].endswith(f"{os.cpu_count()} CPUs") and report["machine"] in proc.stdout
     flops = report["gflops_per_batch"]
     assert flops["teacher_forward"] > 0 and flops["student_forward"] > 0
     assert flops["distill_step"] > flops["teacher_forward"] + flops["student_forward"]  # backward + assistants counted

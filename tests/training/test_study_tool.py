@@ -1,9 +1,11 @@
 """tools/study.py: variants x pairs x seeds with one shared teacher, tables + plot, reuse and conflicts."""
 
+import importlib.util
 import json
 import pathlib
 import subprocess
 import sys
+import types
 
 import keras
 import numpy as np
@@ -212,17 +214,41 @@ def test_one_seed_reports_no_spread():
     assert "| kd | 85.00 (+5.00) [n=1] |" in text and "±" not in text
 
 
-def study(out, *extra):
-    args = [sys.executable, str(ROOT / "tools" / "study.py"), "--pairs", "convnext_mlp", "--methods", "scratch", "kd",
-            "--ablation", "convnext_mlp/kd_t2=kd:temperature=2", "--seeds", "0", "--dataset", "digits",
-            "--train-subset", "100", "--epochs", "2", "--teacher-epochs", "1", "--batch-size", "32", "--output-dir", str(out),
-            "--set", "student_training.validation_freq=2", *extra]
-    return subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=ROOT)
+def study_tool():
+    spec = importlib.util.spec_from_file_location("tool_study", ROOT / "tools" / "study.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
 
 
-def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
+def study(capsys, out, *extra, methods=("scratch", "kd")):
+    """tools/study.py run in this process (a subprocess each call cost ~20 s of imports here): its exit
+    code, stdout and stderr."""
+    args = ["--pairs", "convnext_mlp", "--methods", *methods, "--ablation", "convnext_mlp/kd_t2=kd:temperature=2", "--seeds", "0",
+            "--dataset", "digits", "--train-subset", "100", "--epochs", "2", "--teacher-epochs", "1", "--batch-size", "32",
+            "--output-dir", str(out), "--set", "student_training.validation_freq=2", *extra]
+    capsys.readouterr()
+    try:
+        code = study_tool()(args)
+    except SystemExit as stop:
+        code = stop.code
+    captured = capsys.readouterr()
+    return types.SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
+
+
+def test_the_report_of_a_study_whose_first_run_diverged(tmp_path, monkeypatch, capsys):
+    """The report's header fields come from a finished run; a diverged one has no summary."""
+    fake_training(monkeypatch, [], diverging={"kd": "the loss is nan at epoch 1, step 3"})
+    proc = study(capsys, tmp_path, methods=("kd", "scratch"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.loads((tmp_path / "results.json").read_text())["meta"]
+    assert (meta["train_examples"], meta["test_examples"], meta["epochs"]) == (100, 360, 1)
+    assert meta["wall_minutes"] == pytest.approx(1 / 60, abs=0.05) and meta["train_minutes"] is None
+
+
+def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path, capsys):
     out = tmp_path / "study"
-    proc = study(out)
+    proc = study(capsys, out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out / "results.json").read_text())
     assert len(result["runs"]) == 3 and {r["variant"] for r in result["runs"]} == {"scratch", "kd", "kd_t2"}
@@ -243,13 +269,13 @@ def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
     assert "## Ablations" in md and "kd_t2" in md and "python tools/study.py" in md
     assert f"| logistic regression | {floor:.2f} |" in md and "; train " in md
     assert "## Paired differences" not in md
-    again = study(out, "--compare", "kd:scratch")
+    again = study(capsys, out, "--compare", "kd:scratch")
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("reused") == 3 and "Training teacher" not in again.stdout
     kd_gain = json.loads((out / "results.json").read_text())["paired_differences"]["kd - scratch"]["convnext_mlp"]
     assert kd_gain["seeds"] == [0] and kd_gain["mean"] == pytest.approx(result["table"]["convnext_mlp"]["variants"]["kd"]["gain_over_scratch"])
     assert f"| kd − scratch | {kd_gain['mean']:+.2f}; ahead on " in (out / "results.md").read_text()
-    moved = study(tmp_path / "new_machine", "--report-only", "--include-records", str(out / "results.json"))
+    moved = study(capsys, tmp_path / "new_machine", "--report-only", "--include-records", str(out / "results.json"))
     assert moved.returncode == 0, moved.stderr[-3000:]
     assert moved.stdout.count("finished elsewhere") == 3 and "Training teacher" not in moved.stdout
     report = json.loads((tmp_path / "new_machine" / "results.json").read_text())
@@ -257,15 +283,16 @@ def test_study_runs_reuses_and_refuses_to_overwrite(tmp_path):
     assert {r["machine"] for r in report["runs"]} == {result["meta"]["machine"]}  # where they ran, from their summaries
     assert report["meta"]["included_records"] == [{"file": str(out / "results.json"), "runs": 3}]
     assert f"- included: 3 runs' records from {out / 'results.json'}\n" in (tmp_path / "new_machine" / "results.md").read_text()
-    missing = study(tmp_path / "new_machine", "--report-only", "--include-records", str(tmp_path / "nope.json"))
+    missing = study(capsys, tmp_path / "new_machine", "--report-only", "--include-records", str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and "--include-records" in missing.stderr and "nope.json" in missing.stderr
     # ofa never ran: reported as missing; the included records stand for no run (the folders win)
-    partial = study(out, "--report-only", "--methods", "scratch", "ofa", "--include-records", str(tmp_path / "new_machine" / "results.json"))
+    partial = study(capsys, out, "--report-only", "--include-records", str(tmp_path / "new_machine" / "results.json"),
+                    methods=("scratch", "ofa"))
     assert partial.returncode == 0, partial.stderr[-3000:]
     assert partial.stdout.count("not finished") == 1 and "Training teacher" not in partial.stdout
     report = json.loads((out / "results.json").read_text())
     assert {r["variant"] for r in report["runs"]} == {"scratch", "kd_t2"} and report["meta"]["included_records"][0]["runs"] == 0
     before = (out / "results.json").read_bytes()
-    changed = study(out, "--set", "student_training.optimizer.lr=0.01")
+    changed = study(capsys, out, "--set", "student_training.optimizer.lr=0.01")
     assert changed.returncode == 2 and "other settings" in changed.stderr
     assert (out / "results.json").read_bytes() == before  # nothing written before is touched
