@@ -1,7 +1,6 @@
 """Every command-line tool answers a bad input with one line on stderr and exit code 2, before any
 training starts; --debug shows the traceback instead."""
 
-import importlib.util
 import pathlib
 
 import pytest
@@ -10,23 +9,10 @@ from tas_keras.cli import evaluate as evaluate_cli
 from tas_keras.cli import train as train_cli
 from tas_keras.errors import InputError
 
+from .tool_runs import exit_code, tool
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SMALL = ["--pair", "convnext_mlp", "--profile", "small"]
-
-
-def tool(name):
-    spec = importlib.util.spec_from_file_location(f"tool_{name}", ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
-def exit_code(main, args):
-    """main's exit code, also where argparse exits on a usage error."""
-    try:
-        return main(args)
-    except SystemExit as stop:
-        return stop.code
 
 
 def one_line_error(capsys, code, *expected):

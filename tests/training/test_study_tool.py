@@ -1,11 +1,9 @@
 """tools/study.py: variants x pairs x seeds with one shared teacher, tables + plot, reuse and conflicts."""
 
-import importlib.util
 import json
 import pathlib
 import subprocess
 import sys
-import types
 
 import keras
 import numpy as np
@@ -19,6 +17,8 @@ from tas_keras.experiments.report import aggregate, comparison_table, markdown_t
 from tas_keras.experiments.study import LOCK, Variant, claim, release, run_study, study_config, with_machine
 from tas_keras.training.config import ConfigError, save_config
 from tas_keras.training.runner import DIVERGED, evaluate
+
+from .tool_runs import in_process, tool
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -214,26 +214,12 @@ def test_one_seed_reports_no_spread():
     assert "| kd | 85.00 (+5.00) [n=1] |" in text and "±" not in text
 
 
-def study_tool():
-    spec = importlib.util.spec_from_file_location("tool_study", ROOT / "tools" / "study.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 def study(capsys, out, *extra, methods=("scratch", "kd")):
-    """tools/study.py run in this process (a subprocess each call cost ~20 s of imports here): its exit
-    code, stdout and stderr."""
+    """tools/study.py run in this process (a subprocess each call cost ~20 s of imports here)."""
     args = ["--pairs", "convnext_mlp", "--methods", *methods, "--ablation", "convnext_mlp/kd_t2=kd:temperature=2", "--seeds", "0",
             "--dataset", "digits", "--train-subset", "100", "--epochs", "2", "--teacher-epochs", "1", "--batch-size", "32",
             "--output-dir", str(out), "--set", "student_training.validation_freq=2", *extra]
-    capsys.readouterr()
-    try:
-        code = study_tool()(args)
-    except SystemExit as stop:
-        code = stop.code
-    captured = capsys.readouterr()
-    return types.SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
+    return in_process(capsys, tool("study"), *args)
 
 
 def test_the_report_of_a_study_whose_first_run_diverged(tmp_path, monkeypatch, capsys):

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import types
 
 import numpy as np
 import pytest
@@ -18,6 +17,8 @@ from tas_keras.cli import train as train_cli
 from tas_keras.training.callbacks import logged_seconds
 from tas_keras.training.checkpoint import EpochCheckpoint
 
+from .tool_runs import in_process
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FAST = ["--pair", "convnext_mlp", "--profile", "small", "--train-subset", "256", "--batch-size", "64", "--teacher-epochs", "1"]
 
@@ -26,18 +27,6 @@ def train(*args, timeout=600):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env=env)
-
-
-def in_process(capsys, main, *args):
-    """A tool's main(args) in this process, for runs whose point is not a fresh process (a subprocess
-    costs ~15 s of imports here): exit code, stdout, stderr."""
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as stop:
-        code = stop.code
-    out = capsys.readouterr()
-    return types.SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
 
 @pytest.fixture(scope="module")
