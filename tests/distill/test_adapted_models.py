@@ -8,6 +8,7 @@ import pytest
 import tas_keras
 from tas_keras.errors import InputError
 
+from ..quick import EAGER_IS_QUICKER
 from .pairs import tiny, tiny_data
 
 pytestmark = pytest.mark.core
@@ -31,10 +32,9 @@ def fit_once(teacher, student, method):
     if method != "kd" and keras.backend.backend() != "tensorflow":
         pytest.skip("JAX compiles an applications model with an assistant slowly: the JAX run fits kd, TensorFlow all three (CI time)")
     distiller = tas_keras.Distiller(teacher, student, method=method, xla=False)
-    # TensorFlow eagerly: what adapting a model changes is which tensors the step reads, not how it
-    # compiles (the compiled step is test_distiller.py's); tracing MobileNetV2 with OFA's branches took
-    # 79 s here. JAX compiled: its eager mode compiles every operation on first use.
-    distiller.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=keras.backend.backend() == "tensorflow")
+    # What adapting a model changes is which tensors the step reads, not how it compiles (the compiled
+    # step is test_distiller.py's); tracing MobileNetV2 with OFA's branches took 79 s here.
+    distiller.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=EAGER_IS_QUICKER)
     x, y = tiny_data()
     history = distiller.fit(x, y, batch_size=4, epochs=1, verbose=0).history
     assert all(np.isfinite(v).all() for v in history.values()), history

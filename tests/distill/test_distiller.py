@@ -11,6 +11,7 @@ import pytest
 import tas_keras
 from tas_keras import Distiller
 
+from ..quick import EAGER_IS_QUICKER
 from .pairs import NUM_CLASSES, snapshot, tiny, tiny_data
 
 pytestmark = pytest.mark.core
@@ -49,7 +50,7 @@ def test_assistant_trains_only_the_student_stages_it_shares(seeded):
     # Only the assistant's losses: the student stages after the branch point must not move.
     student = tiny("vit")  # 4 blocks: S2 is the output of block 2
     distiller = Distiller(tiny("cnn"), student, method="tas_branch", branch_stages=["S2"], w_ce=0.0, w_kd=0.0)
-    distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1), run_eagerly=EAGER_IS_QUICKER)
     before = snapshot(student.trainable_weights)
     x, y = tiny_data()
     distiller.fit(x, y, batch_size=8, epochs=1, verbose=0)
@@ -62,7 +63,7 @@ def test_assistant_trains_only_the_student_stages_it_shares(seeded):
 def _one_sgd_step_deltas(branch_grad_scale):
     keras.utils.set_random_seed(3)
     distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", w_ce=0.0, w_kd=0.0, branch_grad_scale=branch_grad_scale)
-    distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1), run_eagerly=EAGER_IS_QUICKER)
     parts = {"student": distiller.student.trainable_weights, "assistant": distiller.method.trainable_weights}
     before = {k: snapshot(v) for k, v in parts.items()}
     x, y = tiny_data()
@@ -182,7 +183,7 @@ def test_auto_calibration_needs_batches_it_can_read():
 
 def test_soft_labels_and_label_smoothing(seeded):
     distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", label_smoothing=0.1)
-    distiller.compile(optimizer="adam")
+    distiller.compile(optimizer="adam", run_eagerly=EAGER_IS_QUICKER)
     x, y = tiny_data()
     soft = np.eye(NUM_CLASSES, dtype="float32")[y] * 0.7 + np.eye(NUM_CLASSES, dtype="float32")[y[::-1]] * 0.3
     losses, logits = distiller.compute_losses(x, soft, distiller.teacher_targets(x), training=False)
@@ -203,7 +204,7 @@ def test_teacher_with_a_larger_input_gets_resized_images(seeded):
     targets = distiller.teacher_targets(x)
     resized = keras.ops.image.resize(x, (64, 64), interpolation="bilinear")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(targets["logits"]), keras.ops.convert_to_numpy(teacher(resized, training=False)), atol=1e-5)
-    distiller.compile(optimizer="adam")
+    distiller.compile(optimizer="adam", run_eagerly=EAGER_IS_QUICKER)
     assert np.isfinite(distiller.fit(x, y, batch_size=4, verbose=0).history["loss_kd"]).all()
 
 
@@ -230,7 +231,7 @@ print("DIFF", float(np.abs(keras.ops.convert_to_numpy(model(x)) - np.load(sys.ar
 @pytest.mark.heavy  # the TensorFlow run only: a file saved on JAX loading in a fresh process is test_serialization.py's (CI time)
 def test_save_student_writes_a_plain_zoo_model_that_loads_in_a_fresh_process(tmp_path, seeded):
     distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas_branch")
-    distiller.compile(optimizer="adam")
+    distiller.compile(optimizer="adam", run_eagerly=EAGER_IS_QUICKER)
     x, y = tiny_data()
     distiller.fit(x, y, batch_size=4, verbose=0)
     path = tmp_path / "out" / "student.keras"
@@ -268,7 +269,7 @@ def test_save_student_failure_leaves_the_existing_file_intact(tmp_path, monkeypa
 
 def test_distiller_saves_and_loads_whole_for_resuming(tmp_path, seeded):
     distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", nce_dim=64, w_akd=0.25)
-    distiller.compile(optimizer="adam")
+    distiller.compile(optimizer="adam", run_eagerly=EAGER_IS_QUICKER)
     x, y = tiny_data()
     distiller.fit(x, y, batch_size=4, verbose=0)
     distiller.save(tmp_path / "distiller.keras")
@@ -278,6 +279,7 @@ def test_distiller_saves_and_loads_whole_for_resuming(tmp_path, seeded):
         np.testing.assert_array_equal(a, b)
     iterations = [int(keras.ops.convert_to_numpy(d.optimizer.iterations)) for d in (loaded, distiller)]
     assert iterations[0] == iterations[1] == 2
+    loaded.run_eagerly = EAGER_IS_QUICKER
     loaded.fit(x, y, batch_size=4, verbose=0)  # training resumes
 
 
@@ -360,6 +362,16 @@ def test_xla_auto_is_on_only_with_an_accelerator():
     assert Distiller(tiny("cnn"), tiny("mlp"), xla=True).xla is True
 
 
+def traced(fn):
+    """fn's outputs, or on JAX their shapes and dtypes from one trace: op by op, JAX compiles every
+    operation (85 s of CI time for this forward pass on a 2-core CPU)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.eval_shape(fn)
+    return fn()
+
+
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", pytest.param("mixed_float16", marks=pytest.mark.heavy)])
 def test_mixed_precision_fits_with_float32_losses(policy):
     keras.mixed_precision.set_global_policy(policy)
@@ -371,7 +383,7 @@ def test_mixed_precision_fits_with_float32_losses(policy):
         distiller.compile(optimizer="adam", run_eagerly=keras.backend.backend() != "jax")
         assert distiller.student.layers[-1].compute_dtype == policy.split("_")[1]
         x, y = tiny_data()
-        losses, logits = distiller.compute_losses(x, y, distiller.teacher_targets(x), training=False)
+        losses, logits = traced(lambda: distiller.compute_losses(x, y, distiller.teacher_targets(x), training=False))
         assert keras.backend.standardize_dtype(logits.dtype) == policy.split("_")[1]  # the student computes in low precision
         assert {keras.backend.standardize_dtype(v.dtype) for v in losses.values()} == {"float32"}  # the losses do not
         history = distiller.fit(x, y, batch_size=4, verbose=0).history

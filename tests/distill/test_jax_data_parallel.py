@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from ..quick import jax_subprocess_env
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = """
 import json, numpy as np, keras, tas_keras
@@ -50,7 +52,7 @@ def test_two_jax_devices_give_the_one_device_step(method, options):
     import json
 
     # JAX_PLATFORMS=cpu: the two devices are forced host devices also on a machine with a GPU.
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=2", PYTHONPATH=str(ROOT))
+    env = jax_subprocess_env(devices=2, PYTHONPATH=str(ROOT))
     code = f"METHOD, OPTIONS = {method!r}, {options}\n" + SCRIPT
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-4000:]

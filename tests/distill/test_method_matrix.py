@@ -8,6 +8,7 @@ import pytest
 import tas_keras
 from tas_keras import Distiller
 
+from ..quick import EAGER_IS_QUICKER
 from .pairs import tiny, tiny_data
 
 pytestmark = pytest.mark.core
@@ -31,9 +32,7 @@ def test_every_method_fits_every_family_pair(method, teacher_family, student_fam
         pytest.skip("the JAX run fits each method on one cross-family pair, in turn (CI time); TensorFlow all 9")
     distiller = Distiller(tiny(teacher_family), tiny(student_family), method=method, xla=False)
     # SGD and one step of 4 images: eagerly, Adam's per-variable updates were half of each step's time.
-    # TensorFlow eagerly (tracing costs more than one eager step); JAX compiled, which is half the time
-    # of its eager mode (that compiles every operation on first use) and is how JAX trains.
-    distiller.compile(optimizer=keras.optimizers.SGD(1e-2), run_eagerly=keras.backend.backend() == "tensorflow")
+    distiller.compile(optimizer=keras.optimizers.SGD(1e-2), run_eagerly=EAGER_IS_QUICKER)
     x, y = tiny_data(n=4)
     history = distiller.fit(x, y, batch_size=4, epochs=1, verbose=0).history
     assert set(distiller.loss_names) | {"acc", "top5"} == set(history)

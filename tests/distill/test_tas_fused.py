@@ -8,6 +8,7 @@ import pytest
 from tas_keras import Distiller
 from tas_keras.fusion import fusion_sides, stage_tail
 
+from ..quick import EAGER_IS_QUICKER
 from .pairs import tiny, tiny_data
 
 pytestmark = pytest.mark.core
@@ -51,7 +52,7 @@ def test_the_fused_model_holds_no_copied_weights(teacher, student):
 def one_sgd_step(teacher, student, **options):
     keras.utils.set_random_seed(1)
     distiller = Distiller(tiny(teacher), tiny(student), method="tas", **options)
-    distiller.compile(optimizer=keras.optimizers.SGD(0.5))
+    distiller.compile(optimizer=keras.optimizers.SGD(0.5), run_eagerly=EAGER_IS_QUICKER)
     variables = distiller.teacher.weights + distiller.student.weights + distiller.method.weights
     before = {id(v): keras.ops.convert_to_numpy(v).copy() for v in variables}
     x, y = tiny_data()
@@ -118,7 +119,7 @@ def test_the_learned_temperature_moves_and_stays_in_its_clamp():
 def test_save_load_and_resume(tmp_path):
     keras.utils.set_random_seed(0)
     distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas", w_fce=0.5)
-    distiller.compile(optimizer="adam")
+    distiller.compile(optimizer="adam", run_eagerly=EAGER_IS_QUICKER)
     x, y = tiny_data()
     distiller.fit(x, y, batch_size=4, verbose=0)
     distiller.save(tmp_path / "tas.keras")
@@ -127,4 +128,5 @@ def test_save_load_and_resume(tmp_path):
     for a, b in zip(loaded.method.weights, distiller.method.weights):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
     assert int(keras.ops.convert_to_numpy(loaded.optimizer.iterations)) == 2
+    loaded.run_eagerly = EAGER_IS_QUICKER
     loaded.fit(x, y, batch_size=4, verbose=0)

@@ -11,6 +11,8 @@ import pytest
 
 import tas_keras
 
+from ..quick import EAGER_IS_QUICKER
+
 pytestmark = pytest.mark.core
 
 ALL_MODELS = tas_keras.list_models()
@@ -82,7 +84,7 @@ def save_and_reload(names, tmp_path_factory):
         if batch_norm and keras.backend.backend() == "tensorflow":
             # Trained a few steps first, so the moving statistics differ from their initial values and
             # a file that lost non-trainable state would not reproduce the predictions.
-            model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="sparse_categorical_crossentropy")
+            model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="sparse_categorical_crossentropy", run_eagerly=EAGER_IS_QUICKER)
             stats = [keras.ops.convert_to_numpy(w).copy() for w in model.non_trainable_weights]
             model.fit(train_x, train_y, batch_size=4, epochs=1, verbose=0)
             moved = [not np.array_equal(a, keras.ops.convert_to_numpy(w)) for a, w in zip(stats, model.non_trainable_weights)]

@@ -9,6 +9,8 @@ import pytest
 
 import tas_keras
 
+from ..quick import EAGER_IS_QUICKER
+
 pytestmark = pytest.mark.core
 
 ALL_MODELS = tas_keras.list_models()
@@ -106,6 +108,7 @@ def test_one_training_step_lowers_the_loss(name):
     model.compile(
         optimizer=keras.optimizers.Adam(1e-5),  # small: paper-size models at 32x32 on 8 images are sharp
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        run_eagerly=EAGER_IS_QUICKER,
     )
     x = images(batch=8, seed=1)
     y = np.arange(8) % NUM_CLASSES

@@ -6,6 +6,8 @@ import pathlib
 import subprocess
 import sys
 
+from ..quick import jax_subprocess_env
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -51,7 +53,7 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
          "--batch-size", "8", "--steps", "2", "--warmup", "0", "--parts", "distill_step", "run_callbacks", "keras_distiller", "--trace", str(tmp_path / "trace"),
          "--trace-steps", "2", "--steps-per-execution", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
-        env={**os.environ, "KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"},
+        env=jax_subprocess_env(CUDA_VISIBLE_DEVICES="", PYTHONPATH=f"{site}{os.pathsep}{ROOT}"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
