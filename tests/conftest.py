@@ -8,7 +8,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # imported; subprocesses inherit it) and, in the JAX run, LLVM's quickest code generation took the
 # JAX run from 1,469-1,615 s to 758-831 s on the 2-core CI machine. The cache does not change what a test
 # computes; the code generation level changes float rounding slightly, so the TensorFlow run, whose
-# XLA-against-graph checks compare to 1e-6, keeps XLA's default. A user's own settings win.
+# XLA-against-graph checks compare to 1e-6, keeps XLA's default. A user's own settings win. The
+# cache holds about 50 MB after both runs and may be deleted at any time.
 _JAX_CACHE = pathlib.Path(__file__).resolve().parent.parent / ".pytest_cache" / "jax_compilation"
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_JAX_CACHE))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
