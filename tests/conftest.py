@@ -1,6 +1,8 @@
 import os
 import pathlib
 
+from .xla_flags import with_quick_codegen
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # On a CPU most of a JAX test's time is XLA compiling small programs: every initializer and step
 # shape it meets, for the same tiny models built again in many tests, in both xdist workers and in
@@ -14,8 +16,8 @@ _JAX_CACHE = pathlib.Path(__file__).resolve().parent.parent / ".pytest_cache" / 
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_JAX_CACHE))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
-if os.environ.get("KERAS_BACKEND") == "jax" and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
+if os.environ.get("KERAS_BACKEND") == "jax":
+    os.environ["XLA_FLAGS"] = with_quick_codegen(os.environ.get("XLA_FLAGS", ""))
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

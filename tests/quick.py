@@ -4,6 +4,8 @@ import os
 
 import keras
 
+from .xla_flags import with_quick_codegen
+
 # Eagerly on TensorFlow: tracing a tiny distillation step costs more than a few eager steps (30 s
 # against 8 s for two tas_branch steps on the 2-core CI machine). Compiled on JAX, whose eager mode
 # compiles every operation on first use. Tests whose subject is the compiled step (tracing, XLA,
@@ -14,9 +16,7 @@ EAGER_IS_QUICKER = keras.backend.backend() == "tensorflow"
 def jax_subprocess_env(devices=1, **extra):
     """The environment for a JAX subprocess on `devices` forced host CPU devices, compiling as the JAX
     run does (conftest.py: LLVM's quickest code generation, the shared compilation cache)."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_backend_optimization_level" not in flags:
-        flags += " --xla_backend_optimization_level=0"
+    flags = with_quick_codegen(os.environ.get("XLA_FLAGS", ""))
     if devices > 1:
         flags += f" --xla_force_host_platform_device_count={devices}"
     return {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": flags.strip(), **extra}
