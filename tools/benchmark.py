@@ -183,7 +183,7 @@ def forward_gflops(model, batch, size):
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(tf.TensorSpec((batch, size, size, 3), tf.float32))
+    fn = tf.function(lambda x: model(x, training=False), autograph=False).get_concrete_function(tf.TensorSpec((batch, size, size, 3), tf.float32))
     graph = convert_variables_to_constants_v2(fn).graph
     opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     opts["output"] = "none"
@@ -208,7 +208,7 @@ def step_gflops(distiller, batch):
         return tape.gradient(total, distiller.trainable_variables)
 
     size = distiller.student_size
-    fn = tf.function(forward_backward).get_concrete_function(tf.TensorSpec((batch, size, size, 3), tf.float32), tf.TensorSpec((batch,), tf.int32))
+    fn = tf.function(forward_backward, autograph=False).get_concrete_function(tf.TensorSpec((batch, size, size, 3), tf.float32), tf.TensorSpec((batch,), tf.int32))
     opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     opts["output"] = "none"
     return tf.compat.v1.profiler.profile(graph=fn.graph, options=opts).total_float_ops / 1e9

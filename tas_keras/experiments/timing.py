@@ -79,7 +79,7 @@ def compiled(fn, xla=False):
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(fn, jit_compile=xla)
+        return tf.function(fn, jit_compile=xla, autograph=False)  # as tensorflow_step compiles the step
     if backend == "jax":
         import jax
 
