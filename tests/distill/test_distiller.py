@@ -130,7 +130,8 @@ def _independent_gradients(distiller, x, y, terms):
             losses, _ = distiller.compute_losses(x, y, distiller.teacher_targets(x))
         return sum(losses[t] for t in terms)
 
-    return [np.asarray(g) for g in jax.grad(total)([v.value for v in student])]
+    # jitted: op by op, JAX compiles every operation of the forward and backward pass separately
+    return [np.asarray(g) for g in jax.jit(jax.grad(total))([v.value for v in student])]
 
 
 @pytest.mark.skipif(keras.backend.backend() not in ("tensorflow", "jax"), reason="tape / jax.grad")
