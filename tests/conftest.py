@@ -7,9 +7,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # On a CPU most of a JAX test's time is XLA compiling small programs: every initializer and step
 # shape it meets, for the same tiny models built again in many tests, in both xdist workers and in
 # the subprocesses tests start. One on-disk compilation cache for all of them (set before JAX is
-# imported; subprocesses inherit it) and, in the JAX run, LLVM's quickest code generation took the
-# JAX run from 1,469-1,615 s to 758-831 s on the 2-core CI machine. The cache does not change what a test
-# computes; the code generation level changes float rounding slightly, so the TensorFlow run, whose
+# imported; subprocesses inherit it) and, in the JAX run, the quick-compile flags of xla_flags.py took
+# the JAX run from 1,469-1,615 s to 678 s on the 2-core CI machine. The cache does not change what a
+# test computes; the code generation changes float rounding slightly, so the TensorFlow run, whose
 # XLA-against-graph checks compare to 1e-6, keeps XLA's default. A user's own settings win. The
 # cache holds about 50 MB after both runs and may be deleted at any time.
 _JAX_CACHE = pathlib.Path(__file__).resolve().parent.parent / ".pytest_cache" / "jax_compilation"

@@ -20,3 +20,12 @@ def jax_subprocess_env(devices=1, **extra):
     if devices > 1:
         flags += f" --xla_force_host_platform_device_count={devices}"
     return {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": flags.strip(), **extra}
+
+
+def inference(model, x):
+    """model(x, training=False) as numpy (a dict for dict outputs), the quickest way on this backend:
+    eagerly on TensorFlow; compiled once (predict) on JAX, whose eager mode compiles each operation
+    separately (a micro Swin with its feature taps: 9.1 s eagerly, 3.4 s compiled)."""
+    if keras.backend.backend() == "jax":
+        return model.predict(x, batch_size=len(x), verbose=0)
+    return keras.tree.map_structure(keras.ops.convert_to_numpy, model(x, training=False))

@@ -9,7 +9,7 @@ import pytest
 
 import tas_keras
 
-from ..quick import EAGER_IS_QUICKER
+from ..quick import EAGER_IS_QUICKER, inference
 
 pytestmark = pytest.mark.core
 
@@ -75,11 +75,9 @@ def test_forward_and_stage_features_agree_with_feature_info(name):
     model = tas_keras.create_model(name, num_classes=NUM_CLASSES, image_size=SMALL)
     assert tas_keras.model_family(model) == tas_keras.model_family(name)
     x = images()
-    outputs = tas_keras.feature_extractor(model)(x)
+    outputs = inference(tas_keras.feature_extractor(model), x)
     assert set(outputs) == {"logits", "S1", "S2", "S3", "S4"}
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(outputs["logits"]), keras.ops.convert_to_numpy(model(x)), atol=1e-5
-    )
+    np.testing.assert_allclose(outputs["logits"], inference(model, x), atol=1e-5)
     assert tuple(outputs["logits"].shape) == (2, NUM_CLASSES)
     info = tas_keras.feature_info(model)
     assert [i["name"] for i in info] == ["S1", "S2", "S3", "S4"]
@@ -126,8 +124,8 @@ def test_drop_path_only_acts_in_training():
     # layer_scale_init=1 so that dropped branches change the output visibly
     model = tas_keras.create_model("convnext_micro", num_classes=NUM_CLASSES, drop_path_rate=0.5, layer_scale_init=1.0)
     x = images(batch=4)
-    inference = [keras.ops.convert_to_numpy(model(x, training=False)) for _ in range(2)]
-    np.testing.assert_array_equal(inference[0], inference[1])
+    not_training = [keras.ops.convert_to_numpy(model(x, training=False)) for _ in range(2)]
+    np.testing.assert_array_equal(not_training[0], not_training[1])
     training = [keras.ops.convert_to_numpy(model(x, training=True)) for _ in range(3)]
     assert any(not np.allclose(training[0], t) for t in training[1:])
 
@@ -144,7 +142,7 @@ def test_overrides_change_the_architecture():
 def test_swin_pads_windows_when_the_grid_is_not_a_multiple_of_the_window():
     # 64 / 4 = 16 tokens per side, window 7: padded to 21, shifted windows masked.
     model = tas_keras.create_model("swin_pico_patch4_window7_224", num_classes=NUM_CLASSES, image_size=64)
-    out = keras.ops.convert_to_numpy(model(images(size=64)))
+    out = inference(model, images(size=64))
     assert out.shape == (2, NUM_CLASSES) and np.isfinite(out).all()
 
 
