@@ -99,9 +99,13 @@ def build_dataset(name, split, image_size, batch_size, augment=None, seed=0, dat
     mean, inv_std = (tf.constant(v) for v in pixel_scale(mean_std))  # the step's own constants
 
     def to_model_input(image):
+        # Both paths hold the same pixel values, rounded to what a stored image holds: without the
+        # rounding here, a resized image evaluated with normalize=True (tools/evaluate.py) differed
+        # from the uint8 one the training run evaluated, and a near-tie prediction could flip.
+        pixels = tf.round(tf.clip_by_value(image, 0.0, 255.0))
         if normalize:
-            return (image - mean) * inv_std
-        return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
+            return (pixels - mean) * inv_std
+        return tf.cast(pixels, tf.uint8)
     augmenter = ImageAugmenter(augment, image_size, seed) if augment is not None else None
 
     def resize(example):

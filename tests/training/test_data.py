@@ -136,12 +136,12 @@ def test_image_folder_dataset(tmp_path):
     assert images.shape == (4, 32, 32, 3) and set(labels) <= {0, 1, 2}
     test, test_info = build_dataset(f"folder:{tmp_path}", "test", 32, 4, normalize=True)
     assert test_info.num_examples == 6 and sum(b[1].shape[0] for b in test) == 6
-    # the test split in order (classes sorted, files sorted), resized bilinearly, labelled by class
+    # the test split in order (classes sorted, files sorted), resized bilinearly and rounded to pixel values, labelled by class
     mean, std = (np.asarray(v, "float32") * 255 for v in normalization("folder:x"))
     images = np.concatenate([b[0] for b in test.as_numpy_iterator()]) * std + mean
     labels = np.concatenate([b[1] for b in test.as_numpy_iterator()])
     files = [tmp_path / "test" / c / f"{i}.png" for c in ("cat", "dog", "owl") for i in range(2)]
-    expected = [tf.image.resize(tf.io.decode_png(f.read_bytes(), channels=3), (32, 32)).numpy() for f in files]
+    expected = [np.round(tf.image.resize(tf.io.decode_png(f.read_bytes(), channels=3), (32, 32)).numpy()) for f in files]
     np.testing.assert_allclose(images, np.stack(expected), atol=1e-3)
     assert labels.tolist() == [0, 0, 1, 1, 2, 2]
     for path in (tmp_path / "test").rglob("*.png"):
