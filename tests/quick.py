@@ -15,17 +15,24 @@ EAGER_IS_QUICKER = keras.backend.backend() == "tensorflow"
 
 def jax_subprocess_env(devices=1, **extra):
     """The environment for a JAX subprocess on `devices` forced host CPU devices, compiling as the JAX
-    run does (conftest.py: LLVM's quickest code generation, the shared compilation cache)."""
+    run does (xla_flags.py's quick-compile flags, conftest.py's shared compilation cache)."""
     flags = with_quick_codegen(os.environ.get("XLA_FLAGS", ""))
     if devices > 1:
         flags += f" --xla_force_host_platform_device_count={devices}"
     return {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": flags.strip(), **extra}
 
 
-def inference(model, x):
-    """model(x, training=False) as numpy (a dict for dict outputs), the quickest way on this backend:
-    eagerly on TensorFlow; compiled once (predict) on JAX, whose eager mode compiles each operation
-    separately (a micro Swin with its feature taps: 9.1 s eagerly, 3.4 s compiled)."""
+def computed(fn):
+    """fn() for a forward pass (no state updates), the quickest way on this backend: as is on
+    TensorFlow; compiled once on JAX, whose eager mode compiles each operation separately (a micro
+    Swin with its feature taps: 9.1 s eagerly, 3.4 s compiled)."""
     if keras.backend.backend() == "jax":
-        return model.predict(x, batch_size=len(x), verbose=0)
-    return keras.tree.map_structure(keras.ops.convert_to_numpy, model(x, training=False))
+        import jax
+
+        return jax.jit(fn)()
+    return fn()
+
+
+def inference(model, x):
+    """model(x, training=False) as numpy (a dict for dict outputs), computed as above."""
+    return keras.tree.map_structure(keras.ops.convert_to_numpy, computed(lambda: model(x, training=False)))

@@ -11,7 +11,7 @@ import pytest
 import tas_keras
 from tas_keras import Distiller
 
-from ..quick import EAGER_IS_QUICKER
+from ..quick import EAGER_IS_QUICKER, computed
 from .pairs import NUM_CLASSES, snapshot, tiny, tiny_data
 
 pytestmark = pytest.mark.core
@@ -180,16 +180,6 @@ def test_auto_calibration_needs_batches_it_can_read():
     with pytest.raises(ValueError, match=r"generator.*distiller.calibrate.*branch_grad_scale=1.0"):
         distiller.fit((batch for batch in [(x, y)]), epochs=1, verbose=0)
     assert Distiller(tiny("cnn"), tiny("mlp"), method="kd").calibrate([(x, y)]) is None
-
-
-def computed(fn):
-    """fn() for a forward pass (no state updates), compiled once on JAX, whose eager mode compiles
-    every operation separately."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return jax.jit(fn)()
-    return fn()
 
 
 def test_soft_labels_and_label_smoothing(seeded):
