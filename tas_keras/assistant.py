@@ -10,7 +10,7 @@ import keras
 from keras import layers, ops
 
 from tas_keras.errors import InputError
-from tas_keras.layers import Mlp, MultiHeadSelfAttention, TokensToMap, dense, heads_for, partition, trunc_normal, unpartition
+from tas_keras.layers import DepthwiseConv2D, Mlp, MultiHeadSelfAttention, TokensToMap, dense, depthwise_conv, heads_for, partition, trunc_normal, unpartition
 from tas_keras.serialization import PACKAGE
 
 MODULES = ("conv", "attn", "mlp")
@@ -54,7 +54,7 @@ class HybridBlock(layers.Layer):
         for i, module in enumerate(self.module_order):
             norm = layers.LayerNormalization(epsilon=1e-6, name=f"{module}{i}_norm")
             if module == "conv":
-                mixer = layers.DepthwiseConv2D(self.kernel_size, padding="same", depthwise_initializer=trunc_normal(), name=f"conv{i}")
+                mixer = DepthwiseConv2D(self.kernel_size, padding="same", depthwise_initializer=trunc_normal(), name=f"conv{i}")
                 mixer.build(input_shape)
             elif module == "attn":
                 mixer = MultiHeadSelfAttention(self.num_heads, name=f"attn{i}")
@@ -81,7 +81,7 @@ class HybridBlock(layers.Layer):
         """x + depthwise_conv(y) + bias, summed as (x + bias) + conv: TensorFlow's oneDNN remapper fuses
         DepthwiseConv + BiasAdd + residual Add into a node Grappler cannot import, and logs `empty op
         name` errors for every traced step; this order leaves nothing to fuse (same sum, same weights)."""
-        return ops.add(ops.add(x, conv.bias), ops.depthwise_conv(y, conv.kernel, padding="same"))
+        return ops.add(ops.add(x, conv.bias), depthwise_conv(y, conv.kernel, padding="same"))
 
     def call(self, x):
         for module, norm, mixer in zip(self.module_order, self.norms, self.mixers):

@@ -3,6 +3,7 @@
 import os
 
 import keras
+import numpy as np
 
 from .xla_flags import with_quick_codegen
 
@@ -36,3 +37,24 @@ def computed(fn):
 def inference(model, x):
     """model(x, training=False) as numpy (a dict for dict outputs), computed as above."""
     return keras.tree.map_structure(keras.ops.convert_to_numpy, computed(lambda: model(x, training=False)))
+
+
+def backend_grad(fn, x):
+    """d fn / d x with the active backend's autodiff (compiled once on JAX, as `computed`)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.jit(jax.grad(fn))(x))
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        v = tf.Variable(x)
+        with tf.GradientTape() as tape:
+            out = fn(v)
+        return tape.gradient(out, v).numpy()
+    import torch
+
+    v = torch.tensor(x, requires_grad=True)
+    fn(v).backward()
+    return v.grad.numpy()

@@ -20,7 +20,7 @@ ALLOWED = {  # top-level part of the importing module -> top-level parts it may 
     "assistant": LEAVES | {"layers", "assistant"},
     "fusion": LEAVES | {"layers", "fusion"},
     "methods": LEAVES | {"layers", "losses", "assistant", "fusion", "models", "methods"},
-    "steps": LEAVES | {"losses", "steps"},
+    "steps": LEAVES | {"layers", "losses", "steps"},
     "distiller": LEAVES | {"layers", "losses", "assistant", "fusion", "models", "methods", "steps", "diagnostics", "pixels", "distiller"},
     "diagnostics": LEAVES | {"steps", "diagnostics"},
     "schedules": LEAVES | {"schedules"},

@@ -40,6 +40,7 @@ compute dtype). Memory: peak
 resident host memory of the process, and the peak device memory of each part on GPUs.
 """
 
+import contextlib
 import importlib.util
 import os
 import resource
@@ -74,6 +75,8 @@ def parse_args(argv):
                    "DIR and print where the device spent them (kernels by kind, busy share)")
     p.add_argument("--trace-steps", type=int, default=3)
     p.add_argument("--steps-per-execution", type=int, default=1, help="steps per compiled call (Keras compile()); fewer host round trips")
+    p.add_argument("--depthwise", choices=["auto", "conv", "shifted"], default="auto",
+                   help="how depthwise convolutions compute (tas_keras.layers.set_depthwise_implementation; auto: shifted on JAX on a CPU)")
     p.add_argument("--json", help="write the results to this JSON file")
     return p.parse_args(argv)
 
@@ -300,7 +303,7 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
         distiller = build_distiller(config, method, size, xla, steps_per_execution)
         if replicas == 1 and "teacher_forward" in parts:
             x = distiller.model_inputs(keras.ops.convert_to_tensor(x_host))
-            teacher_fn = compiled(lambda images: distiller.teacher(images, training=False), xla)
+            teacher_fn = compiled(lambda images: distiller.teacher(images, training=False), xla, forward_only=True)
             memory.reset()
             record("teacher_forward", *time_calls(lambda: keras.ops.convert_to_numpy(teacher_fn(x)[0, 0]), steps, warmup)[:2])
         if "distill_step" in parts:
@@ -371,8 +374,11 @@ def _main(argv):
         raise InputError(f"--trace traces the distill step; --parts {' '.join(args.parts)} leaves it out.")
     import keras
 
+    from tas_keras.layers import compiled_by_xla, depthwise_implementation, set_depthwise_implementation
     from tas_keras.training.config import load_config
     from tas_keras.training.machine import describe_machine
+
+    set_depthwise_implementation(args.depthwise)
 
     config = load_config(args.pair, args.profile, args.set)
     method = args.method or config.distiller.method
@@ -384,6 +390,7 @@ def _main(argv):
     report = {"pair": config.pair, "profile": args.profile, "method": method, "image_size": size, "batch_size": args.batch_size,
               "steps_per_execution": args.steps_per_execution,
               "backend": keras.backend.backend(), "precision": config.precision, "teacher": config.teacher.name, "student": config.student.name,
+              "depthwise": args.depthwise,
               "machine": describe_machine(), "cpu_count": os.cpu_count(), "devices": list_devices(), "runs": []}
     memory = DeviceMemory()
     distiller = None
@@ -391,6 +398,9 @@ def _main(argv):
         for xla in modes:
             result, distiller = measure(config, method, size, args.batch_size, xla, args.steps, args.warmup, replicas, memory,
                                         args.parts, args.trace, args.trace_steps, steps_per_execution=args.steps_per_execution)
+            with compiled_by_xla() if xla else contextlib.nullcontext():  # as the step's teacher function traces
+                teacher_depthwise = depthwise_implementation()
+            result["depthwise"] = {"teacher": teacher_depthwise, "training_step": depthwise_implementation()}
             report["runs"].append(result)
     report["gflops_per_batch"] = {
         "teacher_forward": forward_gflops(distiller.teacher, args.batch_size, distiller.teacher_size),
@@ -414,10 +424,22 @@ def _main(argv):
     return 0
 
 
+def depthwise_summary(runs):
+    """e.g. "xla off: conv; xla on: teacher shifted, training step conv"."""
+    parts = []
+    for run in runs:
+        used = run["depthwise"]
+        text = used["teacher"] if used["teacher"] == used["training_step"] else f"teacher {used['teacher']}, training step {used['training_step']}"
+        part = f"xla {'on' if run['xla'] else 'off'}: {text}"
+        if part not in parts:
+            parts.append(part)
+    return "; ".join(parts)
+
+
 def print_table(report):
     flops = report["gflops_per_batch"]
     print(f"\n{report['teacher']} -> {report['student']}, method {report['method']}, {report['image_size']}x{report['image_size']}, "
-          f"batch {report['batch_size']}, backend {report['backend']}, {report['precision']}, {report['machine']}, devices {report['devices']}")
+          f"batch {report['batch_size']}, backend {report['backend']}, {report['precision']}, depthwise {report['depthwise']} ({depthwise_summary(report['runs'])}), {report['machine']}, devices {report['devices']}")
     gpu = any(r[p].get("device_peak_mib") for r in report["runs"] for p in PARTS if p in r)
     print(f"{'repl':<5}{'xla':<5}{'part':<17}{'ms/step':>9}{'img/s':>9}{'compile s':>11}{'host MiB':>10}"
           + (f"{'dev MiB':>9}" if gpu else "") + f"{'traces':>8}")

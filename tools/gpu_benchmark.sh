@@ -7,6 +7,8 @@
 #   peak          the card's bf16 matmul rate (8192^3), the ceiling for achieved TFLOP/s
 #   timm_eager / timm_compile   tools/timm_reference.py: the same KD step in PyTorch + timm (the compiled
 #                 one's kernels profiled, to set beside our trace)
+#   kd_shifted    the KD step (and the teacher forward) with depthwise convolutions as a sum of shifted views
+#                 (--depthwise shifted: one fused XLA loop, no cuDNN layout transposes; a lever to try)
 #   tas / tas_branch  the published TAS formulation (tas) and our branch assistant (tas_branch), distill step only
 #   kd_callbacks  the KD step through fit() with a training run's callbacks and progress log (beside kd's
 #                 distill step: what the run's per-step hooks cost on the GPU)
@@ -56,6 +58,7 @@ part peak 30 $PYTHON -c "from tas_keras.experiments.timing import matmul_peak_gf
 json.dump({'size': $PEAK_SIZE, 'dtype': 'bfloat16', 'gflops': p($PEAK_SIZE, 'bfloat16')}, open('$WORK/peak.json', 'w')); print(open('$WORK/peak.json').read())"
 part timm_eager 40 "${TIMM[@]}" --json "$WORK/timm_eager.json"
 part timm_compile 150 "${TIMM[@]}" --compile --profile-steps 3 --json "$WORK/timm_compile.json"
+part kd_shifted 90 "${BENCH[@]}" --method kd --depthwise shifted --parts teacher_forward distill_step --json "$WORK/kd_shifted.json"
 part tas 80 "${BENCH[@]}" --method tas --parts distill_step --json "$WORK/tas.json"
 part tas_branch 80 "${BENCH[@]}" --method tas_branch --parts distill_step --json "$WORK/tas_branch.json"
 part kd_callbacks 70 "${BENCH[@]}" --method kd --parts run_callbacks --json "$WORK/kd_callbacks.json"

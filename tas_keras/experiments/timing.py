@@ -5,6 +5,7 @@ to the variables once per epoch); `train_on_batch` re-reads and re-assigns every
 so under JAX it times Python overhead, not the step. Benchmarks therefore time epochs of `fit()`.
 """
 
+import contextlib
 import statistics
 import time
 
@@ -72,14 +73,21 @@ def time_calls(fn, steps, warmup):
     return max(0.0, first - median), median, times
 
 
-def compiled(fn, xla=False):
-    """fn compiled the way this backend's training compiles it: tf.function (with XLA if `xla`),
-    jax.jit, or (torch) as is."""
+def compiled(fn, xla=False, forward_only=False):
+    """fn compiled the way this backend's training compiles it: tf.function (with XLA if `xla`; a
+    `forward_only` function, such as the teacher's, traced inside compiled_by_xla as tensorflow_step
+    traces the teacher's), jax.jit, or (torch) as is."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(fn, jit_compile=xla, autograph=False)  # as tensorflow_step compiles the step
+        from tas_keras.layers import compiled_by_xla
+
+        def traced(*args):
+            with compiled_by_xla() if xla and forward_only else contextlib.nullcontext():
+                return fn(*args)
+
+        return tf.function(traced, jit_compile=xla, autograph=False)
     if backend == "jax":
         import jax
 

@@ -6,12 +6,13 @@ assistant and methods/ import layers/, never each other's internals (docs/archit
 
 from tas_keras.layers.attention import Mlp, MultiHeadSelfAttention, TransformerBlock, heads_for, partition, unpartition
 from tas_keras.layers.core import Affine, DropPath, LayerScale, dense, drop_path_rates, residual, trunc_normal
+from tas_keras.layers.depthwise import DepthwiseConv2D, compiled_by_xla, depthwise_conv, depthwise_implementation, set_depthwise_implementation
 from tas_keras.layers.gradient import scale_gradient
 from tas_keras.layers.pooling import pool_to_grid, spatial_smooth
 from tas_keras.layers.tokens import ClassToken, PositionEmbedding, TokenPool, TokensToMap, grid_side, patch_embed, tokens_to_map
 
 __all__ = [
-    "Affine", "ClassToken", "DropPath", "LayerScale", "Mlp", "MultiHeadSelfAttention", "PositionEmbedding", "TokenPool",
-    "TokensToMap", "TransformerBlock", "dense", "drop_path_rates", "grid_side", "heads_for", "partition", "patch_embed", "pool_to_grid", "residual",
-    "scale_gradient", "spatial_smooth", "tokens_to_map", "trunc_normal", "unpartition",
+    "Affine", "ClassToken", "DepthwiseConv2D", "DropPath", "LayerScale", "Mlp", "MultiHeadSelfAttention", "PositionEmbedding", "TokenPool",
+    "TokensToMap", "TransformerBlock", "compiled_by_xla", "dense", "depthwise_conv", "depthwise_implementation", "drop_path_rates", "grid_side", "heads_for", "partition", "patch_embed", "pool_to_grid", "residual",
+    "scale_gradient", "set_depthwise_implementation", "spatial_smooth", "tokens_to_map", "trunc_normal", "unpartition",
 ]

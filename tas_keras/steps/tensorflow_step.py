@@ -8,28 +8,43 @@ need every image of the global batch (InfoNCE keys) are all-gathered before the 
 image i then has its positive at its global index.
 """
 
+import functools
 import weakref
 
 import tensorflow as tf
 
+from tas_keras.layers import compiled_by_xla
 from tas_keras.steps.common import eval_metrics, group_losses, step_inputs, total_loss
 
 _FUNCTIONS = weakref.WeakKeyDictionary()  # distiller -> {(part, xla): tf.function}, built once each
 
 
-def _compiled(distiller, key, fn, xla=None):
+def _compiled(distiller, key, fn, xla=None, forward_only=False):
     """fn as a tf.function (XLA when `xla`, by default distiller.xla), built once per distiller and
     XLA setting; eager under compile(run_eagerly=True), for debugging. Without AutoGraph: the step
     is written for every backend (no Python control flow on tensors, as jax.jit requires), and
     AutoGraph's conversion of every function it calls was a quarter of the first step's trace
-    (16.2 -> 12.5 s for a micro tas_branch pair on the 2-core CPU)."""
+    (16.2 -> 12.5 s for a micro tas_branch pair on the 2-core CPU). A `forward_only` XLA function (the
+    teacher's) is traced inside `compiled_by_xla`, so its depthwise convolutions take the shifted sum on
+    a CPU (12x faster than XLA's convolution there); their gradients, through TensorFlow's slice
+    gradients, are slower that way than XLA's convolution, so the training step keeps the convolution."""
     if distiller.run_eagerly:
         return fn
     xla = distiller.xla if xla is None else xla
     cache = _FUNCTIONS.setdefault(distiller, {})
     if (key, xla) not in cache:
-        cache[(key, xla)] = tf.function(fn, jit_compile=xla, reduce_retracing=True, autograph=False)
+        cache[(key, xla)] = tf.function(_traced_for_xla(fn) if xla and forward_only else fn, jit_compile=xla, reduce_retracing=True,
+                                        autograph=False)
     return cache[(key, xla)]
+
+
+def _traced_for_xla(fn):
+    @functools.wraps(fn)
+    def traced(*args, **kwargs):
+        with compiled_by_xla():
+            return fn(*args, **kwargs)
+
+    return traced
 
 
 def _forward_backward(distiller):
@@ -73,7 +88,7 @@ def _replica_layout(targets, global_keys, batch):
 def train_step(distiller, data):
     x, y = step_inputs(distiller, data)
     batch = tf.shape(x)[0]
-    targets = _compiled(distiller, "teacher", distiller.teacher_targets)(x)
+    targets = _compiled(distiller, "teacher", distiller.teacher_targets, forward_only=True)(x)
     targets, offset, global_batch = _replica_layout(targets, distiller.method.global_targets, batch)
     scale = tf.cast(batch, tf.float32) / tf.cast(global_batch, tf.float32)
     losses, total, logits, grads = _forward_backward(distiller)(x, y, targets, offset, scale)

@@ -1,12 +1,13 @@
 """DKD, DIST, the RSD cross-correlation and CRD's NCE against direct numpy computations of their formulas
 (values on random inputs; for one case each, gradients against finite differences of the numpy formula)."""
 
-import keras
 import numpy as np
 import pytest
 from keras import ops
 
 from tas_keras import losses
+
+from ..quick import backend_grad
 
 pytestmark = pytest.mark.core
 rng = np.random.default_rng(3)
@@ -56,27 +57,6 @@ def np_cross_correlation(zs, zt, lam, eps=1e-5):
     d = c.shape[0]
     off = c[~np.eye(d, dtype=bool)]
     return (((1 - np.diag(c)) ** 2).sum() + lam * (off**2).sum()) / d
-
-
-def backend_grad(fn, x):
-    """d fn / d x with the active backend's autodiff."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(jax.grad(fn)(x))
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        v = tf.Variable(x)
-        with tf.GradientTape() as tape:
-            out = fn(v)
-        return tape.gradient(out, v).numpy()
-    import torch
-
-    v = torch.tensor(x, requires_grad=True)
-    fn(v).backward()
-    return v.grad.numpy()
 
 
 def finite_difference(fn, x, h=1e-5):

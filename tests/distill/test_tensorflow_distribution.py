@@ -86,7 +86,8 @@ def test_batch_level_losses_use_each_replicas_own_batch(method, reports):
 @pytest.mark.parametrize("xla", [True, False])
 def test_xla_true_compiles_the_per_replica_step_with_xla(xla):
     """The compiled step function's XLA IR exists only when XLA is on (a setting that were ignored
-    would fail here)."""
+    would fail here). On a CPU the teacher's function (forward only) gets the ConvNeXt's depthwise
+    convolutions as shifted sums (no grouped convolution in its HLO; tas_keras/layers/depthwise.py)."""
     import tensorflow as tf
 
     from tas_keras.steps import tensorflow_step
@@ -100,6 +101,8 @@ def test_xla_true_compiles_the_per_replica_step_with_xla(xla):
     args = (images, tf.constant(y), distiller.teacher_targets(images), tf.constant(0, tf.int32), tf.constant(1.0))
     if xla:
         assert "HloModule" in step.experimental_get_compiler_ir(*args)(stage="hlo")
+        teacher = tensorflow_step._FUNCTIONS[distiller][("teacher", xla)].experimental_get_compiler_ir(images)(stage="hlo")
+        assert "convolution(" in teacher and "feature_group_count" not in teacher  # the stem only
     else:
         with pytest.raises(ValueError, match="jit_compile"):
             step.experimental_get_compiler_ir(*args)

@@ -38,6 +38,8 @@ def test_benchmark_reports_the_step_breakdown(tmp_path):
     assert flops["teacher_forward"] > 0 and flops["student_forward"] > 0
     assert flops["distill_step"] > flops["teacher_forward"] + flops["student_forward"]  # backward + assistants counted
     assert report["input_pipeline_images_per_s"] > 0
+    # no XLA: TensorFlow's oneDNN kernel throughout
+    assert report["depthwise"] == "auto" and one["depthwise"] == two["depthwise"] == {"teacher": "conv", "training_step": "conv"}
     assert "distill_step" in proc.stdout and "overhead" in proc.stdout and "% of the ceiling" in proc.stdout
 
 
@@ -51,14 +53,14 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--pair", "convnext_mlp", "--profile", "small", "--method", "kd",
          "--batch-size", "8", "--steps", "2", "--warmup", "0", "--parts", "distill_step", "run_callbacks", "keras_distiller", "--trace", str(tmp_path / "trace"),
-         "--trace-steps", "2", "--steps-per-execution", "2", "--json", str(out)],
+         "--trace-steps", "2", "--steps-per-execution", "2", "--depthwise", "conv", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
         env=jax_subprocess_env(CUDA_VISIBLE_DEVICES="", PYTHONPATH=f"{site}{os.pathsep}{ROOT}"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     (run,) = report["runs"]
-    assert report["steps_per_execution"] == 2
+    assert report["steps_per_execution"] == 2 and run["depthwise"] == {"teacher": "conv", "training_step": "conv"}  # the flag overrides auto
     assert set(run) >= {"distill_step", "distill_trace"} and not {"teacher_forward", "student_step", "train_on_batch"} & set(run)
     assert run["keras_distiller"]["median_s"] > 0 and "keras_distiller" in proc.stdout  # Keras' own Distiller, same models
     # a run's callbacks, but TensorBoard needs TensorFlow

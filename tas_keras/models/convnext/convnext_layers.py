@@ -1,7 +1,7 @@
 import keras
 from keras import layers
 
-from tas_keras.layers import LayerScale, Mlp, trunc_normal
+from tas_keras.layers import DepthwiseConv2D, LayerScale, Mlp, trunc_normal
 from tas_keras.serialization import PACKAGE
 
 
@@ -17,7 +17,7 @@ class ConvNeXtBlock(layers.Layer):
 
     def build(self, input_shape):
         dim = input_shape[-1]
-        self.dwconv = layers.DepthwiseConv2D(
+        self.dwconv = DepthwiseConv2D(
             self.kernel_size, padding="same", depthwise_initializer=trunc_normal(), name="dwconv"
         )
         self.norm = layers.LayerNormalization(epsilon=1e-6, name="norm")
