@@ -102,6 +102,6 @@ class DepthwiseConv2D(layers.DepthwiseConv2D):
         if self.depth_multiplier != 1 or self.data_format != "channels_last" or tuple(self.dilation_rate) != (1, 1):
             return super().call(inputs)
         outputs = depthwise_conv(inputs, self.kernel, strides=self.strides, padding=self.padding)
-        if self.use_bias:
-            outputs = ops.add(outputs, self.bias)
+        if self.use_bias:  # added as Keras' layer adds it (TensorFlow's graph rewrites see the same ops)
+            outputs = ops.add(outputs, ops.reshape(self.bias, (1, 1, 1, -1)))
         return self.activation(outputs) if self.activation is not None else outputs
