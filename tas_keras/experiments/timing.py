@@ -5,7 +5,6 @@ to the variables once per epoch); `train_on_batch` re-reads and re-assigns every
 so under JAX it times Python overhead, not the step. Benchmarks therefore time epochs of `fit()`.
 """
 
-import contextlib
 import statistics
 import time
 
@@ -83,11 +82,7 @@ def compiled(fn, xla=False, forward_only=False):
 
         from tas_keras.layers import compiled_by_xla
 
-        def traced(*args):
-            with compiled_by_xla() if xla and forward_only else contextlib.nullcontext():
-                return fn(*args)
-
-        return tf.function(traced, jit_compile=xla, autograph=False)
+        return tf.function(compiled_by_xla()(fn) if xla and forward_only else fn, jit_compile=xla, autograph=False)
     if backend == "jax":
         import jax
 

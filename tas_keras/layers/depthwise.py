@@ -51,7 +51,7 @@ def depthwise_implementation():
 def compiled_by_xla():
     """Marks code traced in this block as a forward-only function compiled by XLA (TensorFlow's
     jit_compile), for "auto" to take the shifted sum there on a CPU, as on JAX (tensorflow_step's
-    teacher function, the benchmark's teacher forward)."""
+    teacher function, the benchmark's teacher forward). Also a decorator: `compiled_by_xla()(fn)`."""
     _setting["xla_traces"] += 1
     try:
         yield

@@ -8,7 +8,6 @@ need every image of the global batch (InfoNCE keys) are all-gathered before the 
 image i then has its positive at its global index.
 """
 
-import functools
 import weakref
 
 import tensorflow as tf
@@ -33,18 +32,9 @@ def _compiled(distiller, key, fn, xla=None, forward_only=False):
     xla = distiller.xla if xla is None else xla
     cache = _FUNCTIONS.setdefault(distiller, {})
     if (key, xla) not in cache:
-        cache[(key, xla)] = tf.function(_traced_for_xla(fn) if xla and forward_only else fn, jit_compile=xla, reduce_retracing=True,
+        cache[(key, xla)] = tf.function(compiled_by_xla()(fn) if xla and forward_only else fn, jit_compile=xla, reduce_retracing=True,
                                         autograph=False)
     return cache[(key, xla)]
-
-
-def _traced_for_xla(fn):
-    @functools.wraps(fn)
-    def traced(*args, **kwargs):
-        with compiled_by_xla():
-            return fn(*args, **kwargs)
-
-    return traced
 
 
 def _forward_backward(distiller):
