@@ -27,8 +27,10 @@ from tas_keras.layers import set_depthwise_implementation  # noqa: E402
 if keras.backend.backend() == "jax":
     # The JAX run computes depthwise convolutions with the backend's convolution, not the shifted sum
     # that "auto" picks on JAX on a CPU: at LLVM level 0 the shifted sum's gradient compiles 10x slower
-    # and runs slower than the convolution (0.55 s / 326 ms against 0.05 s / 188 ms for a 7x7 one;
-    # 357 s against 204 s for the distiller, fused-model and zoo tests). tests/models/test_depthwise.py
+    # and runs slower than the convolution (a 7x7 on 32x16x16x64, forward + backward: 0.81 s / 378 ms
+    # against 0.06 s / 289 ms, `XLA_FLAGS="<xla_flags.py's>" KERAS_BACKEND=jax python
+    # tools/depthwise_benchmark.py --shape 32 16 16 64 --calls 5`; 357 s against 204 s for the
+    # distiller, fused-model and zoo tests). tests/models/test_depthwise.py
     # checks the shifted sum against the convolution (values, gradients, a whole ConvNeXt) on every
     # backend, and the TensorFlow run trains through it in its XLA steps.
     set_depthwise_implementation("conv")
