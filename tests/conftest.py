@@ -4,6 +4,9 @@ import pathlib
 from .xla_flags import with_quick_codegen
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# What `import tas_keras` sets before TensorFlow loads (tas_keras/__init__.py): here keras is imported
+# first, so the suite and its subprocesses run TensorFlow's oneDNN kernels as users' programs do.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 # On a CPU most of a JAX test's time is XLA compiling small programs: every initializer and step
 # shape it meets, for the same tiny models built again in many tests, in both xdist workers and in
 # the subprocesses tests start. One on-disk compilation cache for all of them (set before JAX is

@@ -376,7 +376,7 @@ def _main(argv):
 
     from tas_keras.layers import compiled_by_xla, depthwise_implementation, set_depthwise_implementation
     from tas_keras.training.config import load_config
-    from tas_keras.training.machine import describe_machine
+    from tas_keras.training.machine import describe_machine, tensorflow_onednn
 
     set_depthwise_implementation(args.depthwise)
 
@@ -402,6 +402,7 @@ def _main(argv):
                 teacher_depthwise = depthwise_implementation()
             result["depthwise"] = {"teacher": teacher_depthwise, "training_step": depthwise_implementation()}
             report["runs"].append(result)
+    report["tensorflow_onednn"] = tensorflow_onednn()  # None where TensorFlow is not loaded
     report["gflops_per_batch"] = {
         "teacher_forward": forward_gflops(distiller.teacher, args.batch_size, distiller.teacher_size),
         "student_forward": forward_gflops(distiller.student, args.batch_size, size),
@@ -436,10 +437,15 @@ def depthwise_summary(runs):
     return "; ".join(parts)
 
 
+def onednn_note(report):
+    onednn = report.get("tensorflow_onednn")
+    return "" if onednn is None else f", TensorFlow oneDNN {'on' if onednn else 'off'}"
+
+
 def print_table(report):
     flops = report["gflops_per_batch"]
     print(f"\n{report['teacher']} -> {report['student']}, method {report['method']}, {report['image_size']}x{report['image_size']}, "
-          f"batch {report['batch_size']}, backend {report['backend']}, {report['precision']}, depthwise {report['depthwise']} ({depthwise_summary(report['runs'])}), {report['machine']}, devices {report['devices']}")
+          f"batch {report['batch_size']}, backend {report['backend']}, {report['precision']}, depthwise {report['depthwise']} ({depthwise_summary(report['runs'])}), {report['machine']}{onednn_note(report)}, devices {report['devices']}")
     gpu = any(r[p].get("device_peak_mib") for r in report["runs"] for p in PARTS if p in r)
     print(f"{'repl':<5}{'xla':<5}{'part':<17}{'ms/step':>9}{'img/s':>9}{'compile s':>11}{'host MiB':>10}"
           + (f"{'dev MiB':>9}" if gpu else "") + f"{'traces':>8}")

@@ -4,6 +4,7 @@ a number is only comparable with the machine it came from."""
 import collections
 import os
 import platform
+import sys
 
 import keras
 
@@ -36,3 +37,16 @@ def _accelerator_models():
 
     return [tf.config.experimental.get_device_details(d).get("device_name", d.device_type)
             for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
+
+
+def tensorflow_onednn():
+    """Whether TensorFlow's oneDNN CPU kernels are on in this process (fixed when TensorFlow is
+    imported, see tas_keras/__init__.py); None where TensorFlow is not loaded or cannot say."""
+    if "tensorflow" not in sys.modules:
+        return None
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own switch; no public API reads it
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None

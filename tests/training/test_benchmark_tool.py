@@ -34,6 +34,8 @@ def test_benchmark_reports_the_step_breakdown(tmp_path):
     assert one["run_callbacks"]["callbacks"] == ["StopOnNonFiniteLoss", "EpochLog", "EpochTensorBoard", "EpochCheckpoint", "TimeForecast"]
     assert report["matmul_peak"]["gflops"] > 0 and report["matmul_peak"]["dtype"] == "float32"
     assert report["machine"].endswith(f"{os.cpu_count()} CPUs") and report["machine"] in proc.stdout
+    onednn = report["tensorflow_onednn"]  # whether TensorFlow's oneDNN CPU kernels ran (tas_keras/__init__.py)
+    assert isinstance(onednn, bool) and f"TensorFlow oneDNN {'on' if onednn else 'off'}" in proc.stdout
     flops = report["gflops_per_batch"]
     assert flops["teacher_forward"] > 0 and flops["student_forward"] > 0
     assert flops["distill_step"] > flops["teacher_forward"] + flops["student_forward"]  # backward + assistants counted
@@ -68,6 +70,7 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
     trace = run["distill_trace"]
     assert 0 < trace["busy_ms"] <= trace["window_ms"] and trace["by_kind"]["matmul"] > 0 and trace["top"]
     assert "device time per step" in proc.stdout
+    assert report["tensorflow_onednn"] is None and "oneDNN" not in proc.stdout  # no TensorFlow here
 
 
 def test_trace_kinds_and_busy_time():
