@@ -25,7 +25,7 @@ from tas_keras.training.build import build_distiller, build_student, build_teach
 from tas_keras.training.callbacks import logged_seconds, stage_callbacks
 from tas_keras.training.checkpoint import EpochCheckpoint
 from tas_keras.training.config import ConfigError, config_differences, load_config, save_config
-from tas_keras.training.machine import describe_machine
+from tas_keras.training.machine import describe_machine, tensorflow_onednn
 from tas_keras.training.optim import build_optimizer
 from tas_keras.training.strategy import distribution_scope, is_chief
 
@@ -225,6 +225,7 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
         "replicas": replicas,
         "backend": keras.backend.backend(),
         "machine": describe_machine(),
+        "tensorflow_onednn": tensorflow_onednn(),  # TensorFlow's oneDNN CPU kernels: speed and rounding
         "wall_seconds": round(time.time() - start, 1),  # this process: the teacher stage, a resumed run's last leg only
         "train_seconds": logged_seconds(output_dir / "metrics.csv") if chief else None,  # distillation epochs, every leg
     }

@@ -36,12 +36,8 @@ def test_tensorflow_imported_first_keeps_its_own_choice():
     assert setting == "None"
 
 
-def test_without_tensorflow_loaded_it_cannot_say():
+def test_without_tensorflow_loaded_it_cannot_say(monkeypatch):
     from tas_keras.training.machine import tensorflow_onednn
 
-    saved = sys.modules.pop("tensorflow", None)
-    try:
-        assert tensorflow_onednn() is None
-    finally:
-        if saved is not None:
-            sys.modules["tensorflow"] = saved
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    assert tensorflow_onednn() is None

@@ -48,6 +48,7 @@ def test_a_run_writes_every_output(finished_run):
     for role in ("teacher", "student"):
         assert 0.0 <= summary[role]["top1"] <= summary[role]["top5"] <= 1.0
     assert summary["machine"].endswith(f"{os.cpu_count()} CPUs") and 0 < summary["train_seconds"] < summary["wall_seconds"]
+    assert isinstance(summary["tensorflow_onednn"], bool)  # training loads TensorFlow (tf.data) on every backend
     assert "teacher convnext_micro" in proc.stdout and "student resmlp_micro_patch4_32" in proc.stdout
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"epoch", "loss_nce_ts", "loss_ofa_tf", "fused_acc", "val_acc"} <= set(header)
