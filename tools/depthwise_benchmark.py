@@ -12,8 +12,11 @@ Prints, per implementation and XLA setting, the compile time and the median ms p
 import os
 import sys
 
-from tas_keras.cli.common import ArgumentParser, run_cli
-from tas_keras.errors import InputError
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: see tas_keras.cli.common
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
+
+from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
+from tas_keras.errors import InputError  # noqa: E402
 
 IMPLEMENTATIONS = ("conv", "shifted")
 
@@ -101,5 +104,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.exit(main())
