@@ -198,8 +198,9 @@ SIZES = {  # (teacher kwargs, student kwargs)
 
 
 class Steps:
-    def __init__(self, channels_last=False, size="micro"):
+    def __init__(self, channels_last=False, size="micro", bfloat16=False):
         torch.manual_seed(0)
+        self.bfloat16 = bfloat16
         teacher_kwargs, student_kwargs = SIZES[size]
         self.teacher, self.student = ConvNeXt(**teacher_kwargs).eval(), ResMLP(**student_kwargs)
         self.scratch = ResMLP(**student_kwargs)
@@ -214,12 +215,18 @@ class Steps:
         self.kd_opt = torch.optim.AdamW(self.student.parameters(), lr=1e-4, weight_decay=0.004)
         self.scratch_opt = torch.optim.AdamW(self.scratch.parameters(), lr=1e-4, weight_decay=0.004)
 
+    def compute(self):
+        """Forward passes and losses in bfloat16 with float32 weights and updates under --precision bf16
+        (PyTorch's autocast, the counterpart of Keras' mixed_bfloat16 policy)."""
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bfloat16)
+
     def teacher_forward(self, x):
-        with torch.no_grad():
+        with torch.no_grad(), self.compute():
             return self.teacher(x)
 
     def scratch_step(self, x, y):
-        loss = F.cross_entropy(self.scratch(x)["logits"], y)
+        with self.compute():
+            loss = F.cross_entropy(self.scratch(x)["logits"], y)
         self.scratch_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.scratch_opt.step()
@@ -227,8 +234,9 @@ class Steps:
 
     def kd_step(self, x, y):
         t = self.teacher_forward(x)
-        s = self.student(x)
-        loss = F.cross_entropy(s["logits"], y) + kd_loss(t["logits"], s["logits"])
+        with self.compute():
+            s = self.student(x)
+            loss = F.cross_entropy(s["logits"], y) + kd_loss(t["logits"], s["logits"])
         self.kd_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.kd_opt.step()
@@ -236,12 +244,13 @@ class Steps:
 
     def tas_step(self, x, y):
         t = self.teacher_forward(x)
-        s = self.student(x)
-        a = self.assistant(s["S2"])
-        keys = self.key(t["S4"].mean((2, 3)))
-        loss = (F.cross_entropy(s["logits"], y) + kd_loss(t["logits"], s["logits"])
-                + info_nce(self.query(a["features"].mean((1, 2))), keys)
-                + 0.5 * kd_loss(t["logits"], a["logits"]) + 0.5 * F.cross_entropy(a["logits"], y))
+        with self.compute():
+            s = self.student(x)
+            a = self.assistant(s["S2"])
+            keys = self.key(t["S4"].mean((2, 3)))
+            loss = (F.cross_entropy(s["logits"], y) + kd_loss(t["logits"], s["logits"])
+                    + info_nce(self.query(a["features"].mean((1, 2))), keys)
+                    + 0.5 * kd_loss(t["logits"], a["logits"]) + 0.5 * F.cross_entropy(a["logits"], y))
         self.tas_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.tas_opt.step()
@@ -269,15 +278,18 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--size", choices=sorted(SIZES), default="micro", help="micro: the small profile's pair; paper: ConvNeXt-atto -> ResMLP-S12 (KD only)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16: forward passes and losses under torch.autocast(bfloat16), as tools/benchmark.py's --set precision=mixed_bfloat16 (tools/timm_reference.py spells it the same)")
     p.add_argument("--json")
     args = p.parse_args(argv)
     batch = args.batch_size
     x = torch.randn(batch, 3, 32, 32)
     y = torch.randint(0, 10, (batch,))
-    report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "batch_size": batch, "size": args.size, "runs": []}
+    report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "batch_size": batch, "size": args.size,
+              "precision": args.precision, "runs": []}
     parts = ("teacher_forward", "student_step", "kd_step") + (("tas_step",) if args.size == "micro" else ())
     for channels_last in (False, True):
-        steps = Steps(channels_last, args.size)
+        steps = Steps(channels_last, args.size, bfloat16=args.precision == "bf16")
         counts = {"teacher": sum(p.numel() for p in steps.teacher.parameters()), "student": sum(p.numel() for p in steps.student.parameters())}
         xs = x.contiguous(memory_format=torch.channels_last) if channels_last else x
         run = {"channels_last": channels_last, "params": counts}
@@ -290,7 +302,7 @@ def main(argv=None):
         run["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         report["runs"].append(run)
     pair = {"micro": "convnext_micro -> resmlp_micro", "paper": "convnext_atto -> resmlp_12 (patch 4)"}[args.size]
-    print(f"\nPyTorch {report['torch']} ({report['threads']} threads), {pair} at 32x32, batch {batch}")
+    print(f"\nPyTorch {report['torch']} ({report['threads']} threads), {pair} at 32x32, batch {batch}, {args.precision}")
     print(f"{'layout':<15}{'part':<17}{'ms/step':>9}{'img/s':>9}")
     for run in report["runs"]:
         for part in parts:

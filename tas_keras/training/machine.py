@@ -10,8 +10,11 @@ import keras
 
 
 def describe_machine():
-    """'<CPU model>, <n> CPUs' and, where the backend sees accelerators, ', <k>x <model>' for each kind."""
-    text = f"{_cpu_model()}, {os.cpu_count()} CPUs"
+    """'<CPU model> (<widest vector extension>), <n> CPUs' and, where the backend sees accelerators,
+    ', <k>x <model>' for each kind. The extension is there because a virtual machine's CPU model can be
+    as vague as "AMD EPYC" while AVX2 vs AVX-512 decides TensorFlow's default kernels and the speed."""
+    vector = vector_extension()
+    text = f"{_cpu_model()}{f' ({vector})' if vector else ''}, {os.cpu_count()} CPUs"
     kinds = collections.Counter(_accelerator_models())
     return text + "".join(f", {n}x {model}" for model, n in kinds.items())
 
@@ -22,6 +25,19 @@ def _cpu_model():
             return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         return platform.processor() or platform.machine()
+
+
+def vector_extension(cpuinfo="/proc/cpuinfo"):
+    """The widest x86 vector extension the CPU reports (AMX, AVX-512, AVX2), or None where unknown."""
+    try:
+        with open(cpuinfo) as f:
+            flags = set(next(line.split(":", 1)[1].split() for line in f if line.startswith("flags")))
+    except (OSError, StopIteration):
+        return None
+    for flag, name in (("amx_tile", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2")):
+        if flag in flags:
+            return name
+    return None
 
 
 def _accelerator_models():

@@ -41,3 +41,15 @@ def test_without_tensorflow_loaded_it_cannot_say(monkeypatch):
 
     monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
     assert tensorflow_onednn() is None
+
+
+@pytest.mark.parametrize("flags, expected", [("fpu sse2 avx avx2 fma", "AVX2"), ("avx2 avx512f avx512bw avx512_bf16", "AVX-512"),
+                                             ("avx2 avx512f amx_tile amx_bf16", "AMX"), ("fp asimd sve", None)])
+def test_the_machine_description_names_thevector_extension(tmp_path, flags, expected):
+    """Two virtual machines both called "AMD EPYC" differ in what decides the kernels: AVX2 or AVX-512."""
+    from tas_keras.training.machine import vector_extension
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: {flags}\n")
+    assert vector_extension(str(cpuinfo)) == expected
+    assert vector_extension(str(tmp_path / "missing")) is None

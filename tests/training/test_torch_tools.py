@@ -42,10 +42,13 @@ def run_tool(args, env=None):
     return proc.stdout
 
 
-def test_torch_reference_reports_each_part(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_torch_reference_reports_each_part(tmp_path, precision):
     out = tmp_path / "ref.json"
-    run_tool(["tools/torch_reference.py", "--batch-size", "4", "--steps", "1", "--warmup", "0", "--json", str(out)])
+    stdout = run_tool(["tools/torch_reference.py", "--batch-size", "4", "--steps", "1", "--warmup", "0", "--precision", precision,
+                       "--json", str(out)])
     report = json.loads(out.read_text())
+    assert report["precision"] == precision and f"batch 4, {precision}" in stdout
     for run in report["runs"]:
         for part in ("teacher_forward", "student_step", "kd_step", "tas_step"):
             assert run[part]["median_s"] > 0

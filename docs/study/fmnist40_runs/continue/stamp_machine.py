@@ -5,7 +5,12 @@ does, before copying).
 
 oneDNN: this AMD EPYC runs TensorFlow's Eigen kernels by default; run.sh turns oneDNN on from the restart
 of 2026-11-30 08:43 UTC. Runs whose last epoch ended before it ran without (false), later runs with it
-(true), and the two runs that were training at the restart resumed with it for their last epochs."""
+(true), and the two runs that were training at the restart resumed with it for their last epochs.
+
+Machines: from 2026-11-30 11:45 the runs go on on a third machine, also "AMD EPYC, 2 CPUs" by its CPU model
+but with AVX-512 (TensorFlow turns oneDNN on there by itself); describe_machine now adds the vector
+extension. The AMD runs stamped before that, on the AVX2-only one (lscpu, 2026-11-30), are relabelled
+"AMD EPYC (AVX2), 2 CPUs" so the two stay apart in the report."""
 
 import datetime
 import json
@@ -29,10 +34,13 @@ def onednn(run_dir, root):
 
 root = pathlib.Path(sys.argv[1])
 here = describe_machine()
+AVX2_EPYC = ("AMD EPYC, 2 CPUs", "AMD EPYC (AVX2), 2 CPUs")
 for path in sorted(root.glob("*/*/seed*/summary.json")):
     summary = json.loads(path.read_text())
     stamps = {"machine": here, "tensorflow_onednn": onednn(path.parent, root)}
-    missing = {k: v for k, v in stamps.items() if k not in summary}
-    if missing:
-        atomic_json(path, {**summary, **missing})
-        print(f"{path}: {missing}")
+    changes = {k: v for k, v in stamps.items() if k not in summary}
+    if summary.get("machine") == AVX2_EPYC[0]:
+        changes["machine"] = AVX2_EPYC[1]
+    if changes:
+        atomic_json(path, {**summary, **changes})
+        print(f"{path}: {changes}")
