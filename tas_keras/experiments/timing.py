@@ -95,6 +95,7 @@ def matmul_peak_gflops(size=2048, dtype="float32", repeats=5):
     ceiling a dense training step can approach)."""
     a = keras.random.normal((size, size), dtype=dtype, seed=0)
     b = keras.random.normal((size, size), dtype=dtype, seed=1)
-    product = compiled(lambda a, b: keras.ops.sum(keras.ops.matmul(a, b)))  # a scalar: the wait reads 4 bytes
+    # a float32 scalar: the wait reads 4 bytes (TensorFlow cannot hand a bfloat16 tensor to numpy)
+    product = compiled(lambda a, b: keras.ops.cast(keras.ops.sum(keras.ops.matmul(a, b)), "float32"))
     _, _, times = time_calls(lambda: keras.ops.convert_to_numpy(product(a, b)), repeats, 1)
     return 2.0 * size**3 / min(times) / 1e9

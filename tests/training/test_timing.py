@@ -43,3 +43,4 @@ def test_on_jax_fit_timing_syncs_the_state_per_epoch_and_train_on_batch_per_call
 
 def test_the_matmul_ceiling_is_measured():
     assert matmul_peak_gflops(size=256, repeats=2) > 0
+    assert matmul_peak_gflops(size=256, dtype="bfloat16", repeats=2) > 0  # the ceiling under mixed_bfloat16
