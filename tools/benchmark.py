@@ -187,11 +187,7 @@ def forward_gflops(model, batch, size):
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     fn = tf.function(lambda x: model(x, training=False), autograph=False).get_concrete_function(tf.TensorSpec((batch, size, size, 3), tf.float32))
-    graph = convert_variables_to_constants_v2(fn).graph
-    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    opts["output"] = "none"
-    info = tf.compat.v1.profiler.profile(graph=graph, options=opts)
-    return info.total_float_ops / 1e9
+    return graph_gflops(convert_variables_to_constants_v2(fn).graph)
 
 
 def step_gflops(distiller, batch):
@@ -212,9 +208,23 @@ def step_gflops(distiller, batch):
 
     size = distiller.student_size
     fn = tf.function(forward_backward, autograph=False).get_concrete_function(tf.TensorSpec((batch, size, size, 3), tf.float32), tf.TensorSpec((batch,), tf.int32))
+    return graph_gflops(fn.graph)
+
+
+def graph_gflops(graph):
+    """A graph's float operations from TensorFlow's graph profiler, in GFLOP. The profiler calls a
+    deprecated TF1 function inside, whose notice (nothing a user can act on) is muted."""
+    import tensorflow as tf
+
     opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     opts["output"] = "none"
-    return tf.compat.v1.profiler.profile(graph=fn.graph, options=opts).total_float_ops / 1e9
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        return tf.compat.v1.profiler.profile(graph=graph, options=opts).total_float_ops / 1e9
+    finally:
+        logger.setLevel(level)
 
 
 def build_distiller(config, method, size, xla, steps_per_execution=1):
