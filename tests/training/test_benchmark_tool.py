@@ -46,6 +46,22 @@ def test_benchmark_reports_the_step_breakdown(tmp_path):
     assert "WARNING:tensorflow" not in proc.stderr  # the FLOP count's TF1 deprecation notice is muted
 
 
+def test_benchmark_under_mixed_bfloat16(tmp_path):
+    """CPUs with AVX-512 BF16 / AMX and GPUs train in bfloat16: every part reads its bfloat16 results back
+    (TensorFlow cannot hand a bfloat16 tensor to numpy; the tool used to crash with a raw ValueError)."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--pair", "convnext_mlp", "--profile", "small", "--method", "kd",
+         "--batch-size", "8", "--steps", "1", "--warmup", "0", "--xla", "off", "--set", "precision=mixed_bfloat16", "--json", str(out),
+         "--parts", "teacher_forward", "student_step", "distill_step"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["precision"] == "mixed_bfloat16" and report["matmul_peak"]["dtype"] == "bfloat16"
+    assert all(report["runs"][0][part]["median_s"] > 0 for part in ("teacher_forward", "student_step", "distill_step"))
+
+
 def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_step(tmp_path):
     """As on the GPU machines we measure on (JAX, no TensorFlow): --parts and --trace work there, and
     the same KD step through keras.distillation.Distiller is timed beside ours."""

@@ -11,4 +11,5 @@ python tools/study.py --pairs convnext_mlp mixer_resnet convnext_deit --methods 
   --title "Fashion-MNIST study: 5,000 training images, 40 epochs, 3 seeds" --report-only \
   --include-records /work/main/docs/study/fmnist40_interim/results.json \
   --include-records /work/main/docs/study/fmnist40_runs/first_machine_records.json \
-  --compare fbt:tas --compare fbt:ofa --compare tas:ofa --compare fbt:kd --compare tas:kd --compare kd:scratch
+  --compare fbt:tas --compare fbt:ofa --compare tas:ofa --compare fbt:kd --compare tas:kd --compare kd:scratch \
+  --compare fbt:scratch --compare fbt:rsd --compare fbt:dist --compare fbt:dkd
