@@ -315,8 +315,9 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
             x = distiller.model_inputs(keras.ops.convert_to_tensor(x_host))
             teacher_fn = compiled(lambda images: distiller.teacher(images, training=False), xla, forward_only=True)
             memory.reset()
-            # one logit read back as float32 (TensorFlow cannot hand a bfloat16 tensor to numpy)
-            first_logit = lambda: keras.ops.convert_to_numpy(keras.ops.cast(teacher_fn(x)[0, 0], "float32"))  # noqa: E731
+            def first_logit():  # read back as float32: TensorFlow cannot hand a bfloat16 tensor to numpy
+                return keras.ops.convert_to_numpy(keras.ops.cast(teacher_fn(x)[0, 0], "float32"))
+
             record("teacher_forward", *time_calls(first_logit, steps, warmup)[:2])
         if "distill_step" in parts:
             timed_fit("distill_step", distiller)
