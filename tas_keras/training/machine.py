@@ -20,24 +20,22 @@ def describe_machine():
 
 
 def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def vector_extension(cpuinfo="/proc/cpuinfo"):
     """The widest x86 vector extension the CPU reports (AMX, AVX-512, AVX2), or None where unknown."""
+    flags = set((_cpuinfo_field("flags", cpuinfo) or "").split())
+    return next((name for flag, name in (("amx_tile", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags), None)
+
+
+def _cpuinfo_field(key, cpuinfo="/proc/cpuinfo"):
+    """The value of the first `key` line of /proc/cpuinfo, or None where there is none (not Linux)."""
     try:
         with open(cpuinfo) as f:
-            flags = set(next(line.split(":", 1)[1].split() for line in f if line.startswith("flags")))
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith(key))
     except (OSError, StopIteration):
         return None
-    for flag, name in (("amx_tile", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2")):
-        if flag in flags:
-            return name
-    return None
 
 
 def _accelerator_models():

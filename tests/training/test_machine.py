@@ -45,7 +45,7 @@ def test_without_tensorflow_loaded_it_cannot_say(monkeypatch):
 
 @pytest.mark.parametrize("flags, expected", [("fpu sse2 avx avx2 fma", "AVX2"), ("avx2 avx512f avx512bw avx512_bf16", "AVX-512"),
                                              ("avx2 avx512f amx_tile amx_bf16", "AMX"), ("fp asimd sve", None)])
-def test_the_machine_description_names_thevector_extension(tmp_path, flags, expected):
+def test_the_machine_description_names_the_vector_extension(tmp_path, flags, expected):
     """Two virtual machines both called "AMD EPYC" differ in what decides the kernels: AVX2 or AVX-512."""
     from tas_keras.training.machine import vector_extension
 
