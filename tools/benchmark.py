@@ -4,6 +4,7 @@
     python tools/benchmark.py --pair convnext_mlp --image-size 224 --batch-size 64 --xla both --json bench.json
     python tools/benchmark.py --pair convnext_mlp --profile small --replicas 1 2 --xla off
     KERAS_BACKEND=jax python tools/benchmark.py --pair convnext_mlp --method kd --parts distill_step --trace /tmp/trace
+    python tools/benchmark.py --pair convnext_mlp --profile small --method kd --xla off --parts distill_step --trace /tmp/trace
 
 For each replica count and XLA off / on it measures, on one batch of random uint8 images fed from the
 host at every step and normalised inside it, as in training (models at random init; speed does not
@@ -28,9 +29,10 @@ depend on it):
 student_step and distill_step are timed as training runs them: fit() epochs of --steps steps (state
 kept on the device; JAX syncs it back once per epoch), the median of the epochs after the first
 (compiling) one, per step. `traces` counts retracings after the first epoch (must be 0).
---parts picks which of these to time (each builds and compiles its own step). --trace DIR (JAX) traces a
-few more fit() steps of the distill step with jax.profiler and prints where the device spent them:
-kernels (GPU) or XLA ops (CPU) by kind, and the share of the step the device was busy.
+--parts picks which of these to time (each builds and compiles its own step). --trace DIR traces a
+few more fit() steps of the distill step with the backend's profiler (JAX or TensorFlow) and prints
+where the device spent them: kernels (GPU), XLA ops (JAX on a CPU) or TensorFlow ops (CPU) by kind and
+by op, and the share of the step the device was busy.
 Replicas: GPUs when the machine has enough, else logical CPU devices (MirroredStrategy on TensorFlow,
 keras.distribution.DataParallel on JAX); logical CPU devices share the same cores, so they show the
 cost of replication, not a speed-up. FLOPs come from TensorFlow's graph profiler: the forward passes
@@ -71,8 +73,8 @@ def parse_args(argv):
     p.add_argument("--replicas", nargs="+", type=int, default=[1], help="replica counts to measure, e.g. 1 2 (default 1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides, as in train.py")
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(DEFAULT_PARTS), help=f"parts to time (default: {' '.join(DEFAULT_PARTS)})")
-    p.add_argument("--trace", metavar="DIR", help="JAX: trace --trace-steps fit() steps of the distill step with jax.profiler into "
-                   "DIR and print where the device spent them (kernels by kind, busy share)")
+    p.add_argument("--trace", metavar="DIR", help="trace --trace-steps fit() steps of the distill step with the JAX or TensorFlow "
+                   "profiler into DIR and print where the device spent them (kernels / ops by kind and by op, busy share)")
     p.add_argument("--trace-steps", type=int, default=3)
     p.add_argument("--steps-per-execution", type=int, default=1, help="steps per compiled call (Keras compile()); fewer host round trips")
     p.add_argument("--depthwise", choices=["auto", "conv", "shifted"], default="auto",
@@ -375,8 +377,8 @@ def _main(argv):
     problem = configure_devices(max(args.replicas))
     if problem:
         raise InputError(problem)
-    if args.trace and os.environ.get("KERAS_BACKEND", "tensorflow") != "jax":
-        raise InputError(f"--trace reads the JAX profiler; run with KERAS_BACKEND=jax (this is {os.environ.get('KERAS_BACKEND', 'tensorflow')}).")
+    if args.trace and os.environ.get("KERAS_BACKEND", "tensorflow") not in ("jax", "tensorflow"):
+        raise InputError(f"--trace reads the JAX or TensorFlow profiler; run with KERAS_BACKEND=jax or tensorflow (this is {os.environ['KERAS_BACKEND']}).")
     spe = args.steps_per_execution
     if spe < 1 or args.steps % spe or (args.trace and args.trace_steps % spe):
         raise InputError(f"--steps-per-execution must be >= 1 and divide --steps (and --trace-steps with --trace); got "

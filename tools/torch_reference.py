@@ -17,6 +17,8 @@ median over --steps after --warmup.
 40-80-160-320) -> ResMLP-S12 on 4x4 patches (dim 384, 12 blocks, 64 tokens), parameter counts equal to
 tas_keras' convnext_atto / resmlp_12_224 with patch_size=4 at 32x32; teacher forward, student step and
 KD step (the assistant is only built at the micro size). Plain PyTorch needs no tas_keras, keras or TensorFlow (torch only).
+--trace PART: after the timings, --steps more calls of that part (NCHW) under torch.profiler, and PyTorch's
+ops by their own CPU time per step, to set beside `tools/benchmark.py --trace` (TensorFlow's ops).
 """
 
 import argparse
@@ -272,6 +274,17 @@ def time_calls(fn, steps, warmup):
     return first, statistics.median(times)
 
 
+def trace_ops(fn, steps):
+    """[{"op", "ms", "calls"}] per step of `steps` calls of fn under torch.profiler, by own CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            fn()
+    ops = [{"op": e.key, "ms": e.self_cpu_time_total / 1e3 / steps, "calls": e.count // steps} for e in prof.key_averages()]
+    return sorted((op for op in ops if op["ms"] > 0), key=lambda op: -op["ms"])
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batch-size", type=int, default=128)
@@ -280,8 +293,12 @@ def main(argv=None):
     p.add_argument("--size", choices=sorted(SIZES), default="micro", help="micro: the small profile's pair; paper: ConvNeXt-atto -> ResMLP-S12 (KD only)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                    help="bf16: forward passes and losses under torch.autocast(bfloat16), as tools/benchmark.py's --set precision=mixed_bfloat16 (tools/timm_reference.py spells it the same)")
+    p.add_argument("--trace", choices=("teacher_forward", "student_step", "kd_step", "tas_step"),
+                   help="profile --steps calls of this part (NCHW) with torch.profiler and print PyTorch's ops by their own CPU time")
     p.add_argument("--json")
     args = p.parse_args(argv)
+    if args.trace == "tas_step" and args.size != "micro":
+        p.error("--trace tas_step needs --size micro (the assistant is only built at that size)")
     batch = args.batch_size
     x = torch.randn(batch, 3, 32, 32)
     y = torch.randint(0, 10, (batch,))
@@ -299,6 +316,8 @@ def main(argv=None):
             fn = calls[name]
             _, median = time_calls(fn, args.steps, args.warmup)
             run[name] = {"median_s": median, "images_per_s": batch / median}
+        if args.trace and not channels_last:
+            report["trace"] = {"part": args.trace, "ops": trace_ops(calls[args.trace], args.steps)}
         run["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         report["runs"].append(run)
     pair = {"micro": "convnext_micro -> resmlp_micro", "paper": "convnext_atto -> resmlp_12 (patch 4)"}[args.size]
@@ -308,6 +327,10 @@ def main(argv=None):
         for part in parts:
             print(f"{'channels_last' if run['channels_last'] else 'NCHW':<15}{part:<17}{1000 * run[part]['median_s']:>9.1f}{run[part]['images_per_s']:>9.0f}")
     print(f"parameters: teacher {report['runs'][0]['params']['teacher']:,}, student {report['runs'][0]['params']['student']:,}")
+    if args.trace:
+        ops = report["trace"]["ops"]
+        print(f"\n{args.trace} (NCHW), PyTorch's ops by own CPU time per step: {sum(op['ms'] for op in ops):.1f} ms in all")
+        print("\n".join(f"  {op['op']:<40}{op['ms']:>9.2f} ms{op['calls']:>7} calls" for op in ops[:25]))
     write_json(args.json, report)
     return 0
 

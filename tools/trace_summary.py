@@ -1,9 +1,10 @@
-"""Where the device spent a traced step: sums a jax.profiler trace's kernels (GPU) or XLA ops (CPU).
+"""Where the device spent a traced step: sums a trace's kernels (GPU), XLA ops (JAX on a CPU) or
+TensorFlow ops (TensorFlow on a CPU) by kind, by op and by name.
 
     python tools/trace_summary.py gpu_bench/kd.xplane.pb.gz --steps 3
     python tools/benchmark.py --pair convnext_mlp --profile small --method kd --parts distill_step --trace /tmp/trace  # writes one
 
-Needs JAX (any backend's install that has jaxlib); --steps divides the totals into per-step figures.
+Needs JAX (jaxlib) or TensorFlow to read the file; --steps divides the totals into per-step figures.
 """
 
 import os

@@ -6,6 +6,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 from ..quick import jax_subprocess_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -46,20 +48,37 @@ def test_benchmark_reports_the_step_breakdown(tmp_path):
     assert "WARNING:tensorflow" not in proc.stderr  # the FLOP count's TF1 deprecation notice is muted
 
 
-def test_benchmark_under_mixed_bfloat16(tmp_path):
+def test_benchmark_under_mixed_bfloat16_traces_tensorflow_ops(tmp_path):
     """CPUs with AVX-512 BF16 / AMX and GPUs train in bfloat16: every part reads its bfloat16 results back
-    (TensorFlow cannot hand a bfloat16 tensor to numpy; the tool used to crash with a raw ValueError)."""
+    (TensorFlow cannot hand a bfloat16 tensor to numpy; the tool used to crash with a raw ValueError).
+    --trace on TensorFlow sums the step's TensorFlow ops by kind, by op type and by layer over blocks."""
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--pair", "convnext_mlp", "--profile", "small", "--method", "kd",
          "--batch-size", "8", "--steps", "1", "--warmup", "0", "--xla", "off", "--set", "precision=mixed_bfloat16", "--json", str(out),
-         "--parts", "teacher_forward", "student_step", "distill_step"],
+         "--parts", "teacher_forward", "student_step", "distill_step", "--trace", str(tmp_path / "trace"), "--trace-steps", "2"],
         capture_output=True, text=True, timeout=600, cwd=ROOT, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["precision"] == "mixed_bfloat16" and report["matmul_peak"]["dtype"] == "bfloat16"
-    assert all(report["runs"][0][part]["median_s"] > 0 for part in ("teacher_forward", "student_step", "distill_step"))
+    (run,) = report["runs"]
+    assert all(run[part]["median_s"] > 0 for part in ("teacher_forward", "student_step", "distill_step"))
+    trace = run["distill_trace"]
+    assert trace["steps"] == 2 and 0 < trace["busy_ms"] <= trace["window_ms"] <= trace["ops_ms"] * 10
+    assert trace["by_kind"]["matmul"] > 0 and trace["by_kind"]["elementwise"] > 0 and trace["by_kind"]["convolution"] > 0
+    ops = {op: kind for op, kind, _, _ in trace["by_op"]}
+    assert any("MatMul" in op and kind == "matmul" for op, kind in ops.items()) and ops.get("Mul") == "elementwise"
+    names = [name for name, _, _, _ in trace["top"]]
+    assert any("blockN/" in name for name in names) and not any(name.startswith("StatefulPartitionedCall") for name in names)
+    assert "top ops" in proc.stdout and "device time per step" in proc.stdout
+    # JAX's reader and TensorFlow's proto read the same events from the file
+    pytest.importorskip("jax")
+    from tas_keras.experiments.device_trace import _device_events, _read_xspace, _TensorflowXSpace
+
+    (xplane,) = (tmp_path / "trace").rglob("*.xplane.pb")
+    raw = xplane.read_bytes()
+    assert sorted(_device_events(_TensorflowXSpace(raw))) == sorted(_device_events(_read_xspace(raw)))
 
 
 def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_step(tmp_path):
@@ -91,9 +110,16 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
 
 
 def test_trace_kinds_and_busy_time():
-    from tas_keras.experiments.device_trace import _busy_ns, kind_of
+    from tas_keras.experiments.device_trace import _busy_ns, group_name, kind_of, op_of
 
     assert kind_of("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64") == "matmul"
     assert kind_of("cudnn_infer_depthwise_conv") == "convolution" and kind_of("add_convert_fusion.23") == "elementwise fusion"
     assert kind_of("input_reduce_fusion_3") == "reduction" and kind_of("transpose_copy.4") == "copy / transpose"
     assert _busy_ns([(0, 10), (5, 12), (20, 25)]) == 17  # overlapping kernels count once
+    # TensorFlow ops: the type decides the kind, whatever the scope says ("dwconv/mul" is elementwise)
+    op = "StatefulPartitionedCall/StatefulPartitionedCall_1/gradient_tape/convnext_features_1/stage2_block7_1/dwconv/mul/Mul:Mul"
+    assert kind_of(op) == "elementwise" and op_of(op) == "Mul"
+    assert group_name(op) == "gradient_tape/convnext_features/stageN_blockN/dwconv/mul/Mul:Mul"
+    assert kind_of("dense/Tensordot/MatMul:_MklMatMul") == "matmul" and kind_of("fc1/BiasAdd/BiasAddGrad:BiasAddGrad") == "reduction"
+    assert kind_of("x/transpose:_MklTranspose") == "copy / transpose" and kind_of("stem/Conv2D:_MklNativeFusedConv2D") == "convolution"
+    assert op_of("fusion.23") == "fusion" and group_name("fusion.23") == "fusion.23"  # XLA / kernel names stay as they are

@@ -46,12 +46,22 @@ def run_tool(args, env=None):
 def test_torch_reference_reports_each_part(tmp_path, precision):
     out = tmp_path / "ref.json"
     stdout = run_tool(["tools/torch_reference.py", "--batch-size", "4", "--steps", "1", "--warmup", "0", "--precision", precision,
-                       "--json", str(out)])
+                       "--trace", "kd_step", "--json", str(out)])
     report = json.loads(out.read_text())
     assert report["precision"] == precision and f"batch 4, {precision}" in stdout
     for run in report["runs"]:
         for part in ("teacher_forward", "student_step", "kd_step", "tas_step"):
             assert run[part]["median_s"] > 0
+    # --trace: PyTorch's ops of the KD step by own CPU time, the matmuls and GELU among them
+    ops = {op["op"]: op for op in report["trace"]["ops"]}
+    assert report["trace"]["part"] == "kd_step" and ops["aten::gelu"]["calls"] > 0 and ({"aten::mm", "aten::addmm"} & set(ops))
+    assert all(op["ms"] > 0 for op in ops.values()) and "PyTorch's ops by own CPU time" in stdout
+
+
+def test_torch_reference_refuses_a_trace_of_a_part_it_does_not_build():
+    proc = subprocess.run([sys.executable, "tools/torch_reference.py", "--size", "paper", "--trace", "tas_step"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 2 and "--trace tas_step needs --size micro" in proc.stderr
 
 
 def test_timm_reference_times_the_kd_step_from_the_device_and_from_host_uint8(tmp_path):
