@@ -78,7 +78,7 @@ def test_evaluate_errors(capsys, tmp_path):
     one_line_error(capsys, evaluate_cli.main([str(bad), "--dataset", "digits"]), "could not load", "bad.keras")
 
 
-def test_tool_errors(capsys, tmp_path):
+def test_tool_errors(capsys, tmp_path, monkeypatch):
     one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--methods", "kd", "kd", "--output-dir", str(tmp_path)]), "unique")
     one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--ablation", "x=tass", "--output-dir", str(tmp_path)]), "tass")
     one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--methods", "kd", "tas", "--compare", "tas:ofa", "--output-dir", str(tmp_path)]),
@@ -89,3 +89,5 @@ def test_tool_errors(capsys, tmp_path):
     one_line_error(capsys, tool("grad_norms")([*SMALL, "--teacher", "t.keras", "--set", "distiller.w_nce=abc"]), "w_nce='abc'")
     one_line_error(capsys, tool("benchmark")([*SMALL, "--replicas", "0"]), "--replicas must be >= 1")
     one_line_error(capsys, tool("benchmark")([*SMALL, "--set", "distiller.w_tf=-1"]), "w_tf=-1")
+    monkeypatch.setenv("KERAS_BACKEND", "torch")  # --trace reads the JAX or TensorFlow profiler only
+    one_line_error(capsys, tool("benchmark")([*SMALL, "--trace", str(tmp_path / "trace")]), "--trace", "this is torch")

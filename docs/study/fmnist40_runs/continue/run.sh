@@ -29,5 +29,7 @@ for part in "${order[@]}"; do
     mixer2)  nice -n 19 python tools/study.py --pairs mixer_resnet --seeds 2 --methods "${ALL[@]}" "${ABL[@]}" "${COMMON[@]}" ;;
     deit)    nice -n 19 python tools/study.py --pairs convnext_deit --seeds 0 1 2 --methods "${ALL[@]}" "${ABL[@]}" \
                --pair-set convnext_deit:student_training.optimizer.lr=0.005 "${COMMON[@]}" ;;
+    # the ViT-teacher pair (2026-11-30, after the 108 runs): scratch, KD and the published method first
+    vit)     nice -n 19 python tools/study.py --pairs vit_resnet --seeds 0 1 2 --methods scratch fbt kd "${COMMON[@]}" ;;
   esac
 done
