@@ -10,7 +10,7 @@ labels = [("scratch", "scratch"), ("kd", "kd"), ("ofa", "ofa"), ("fbt", "`tas`, 
           ("tas", "`tas_branch` (`tas`)"), ("dkd", "dkd"), ("dist", "dist"), ("rsd", "rsd"), ("crd", "crd"),
           ("fbt_no_tf", "`tas` without the teacher-fused term (`fbt_no_tf`)"),
           ("fbt_no_nce", "`tas` without InfoNCE (`fbt_no_nce`)"), ("fbt_no_ofa", "`tas` without the OFA term (`fbt_no_ofa`)")]
-pairs = [p for p in ("convnext_mlp", "mixer_resnet", "convnext_deit") if p in t]
+pairs = [p for p in ("convnext_mlp", "mixer_resnet", "convnext_deit", "vit_resnet") if p in t]
 main = [v for v, _ in labels[:9]]
 best = {p: max((c["mean"], v) for v, c in t[p]["variants"].items() if v in main and c["mean"] is not None)[1] for p in pairs}
 head = "| variant (name in the records) | " + " | ".join(

@@ -31,5 +31,7 @@ for part in "${order[@]}"; do
                --pair-set convnext_deit:student_training.optimizer.lr=0.005 "${COMMON[@]}" ;;
     # the ViT-teacher pair (2026-11-30, after the 108 runs): scratch, KD and the published method first
     vit)     nice -n 19 python tools/study.py --pairs vit_resnet --seeds 0 1 2 --methods scratch fbt kd "${COMMON[@]}" ;;
+    vit2)    nice -n 19 python tools/study.py --pairs vit_resnet --seeds 0 1 2 --methods ofa tas "${COMMON[@]}"
+             nice -n 19 python tools/study.py --pairs vit_resnet --seeds 0 1 2 --methods rsd dist dkd "${COMMON[@]}" ;;
   esac
 done
