@@ -18,7 +18,8 @@
 #   kd_torch      the KD step on Keras' torch backend (eager; README: a correctness path), for the record
 # Parts that no longer fit in BUDGET seconds are skipped (and say so). Everything lands in $OUT
 # (default ./gpu_bench): run.log, results.json (every part's JSON) and kd.xplane.pb.gz (the raw trace;
-# python tools/trace_summary.py kd.xplane.pb.gz --steps 3 summarises it again anywhere JAX is installed).
+# python tools/trace_summary.py kd.xplane.pb.gz --steps 3 summarises it again anywhere JAX is installed); last,
+# the KD step's device time by kind beside torch.compile's kernels (trace_summary.py --compare).
 #   bash tools/gpu_benchmark.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -78,4 +79,7 @@ if traces:
     (out / "kd.xplane.pb.gz").write_bytes(gzip.compress(traces[-1].read_bytes()))
 print("parts with results:", ", ".join(results) or "none")
 EOF
+if [[ -f "$OUT/kd.xplane.pb.gz" && -f "$WORK/timm_compile.json" ]]; then  # where the gap to torch.compile lies, by kind
+    $PYTHON tools/trace_summary.py "$OUT/kd.xplane.pb.gz" --steps 3 --top 0 --compare "$WORK/timm_compile.json" 2>&1 | grep -v -E "^(I|W|E)0000|^WARNING: All log"
+fi
 echo "total $((SECONDS - start)) s"

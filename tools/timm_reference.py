@@ -42,8 +42,9 @@ def timed(fn, steps, warmup, batch):
     return {"ms": 1000 * median, "images_per_s": batch / median, "compile_s": max(0.0, first - median)}
 
 
-def profile_kernels(fn, steps, cuda, top=40):
-    """Per-step device time (ms) and calls of the kernels (GPU) or operators (CPU) `steps` calls of fn run."""
+def profile_kernels(fn, steps, cuda):
+    """Per-step device time (ms) and calls of every kernel (GPU) or operator (CPU) `steps` calls of fn run,
+    longest first (all of them: tools/trace_summary.py --compare sums them by kind)."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
@@ -58,7 +59,7 @@ def profile_kernels(fn, steps, cuda, top=40):
         if us > 0:
             rows.append((e.key, us / 1000 / steps, e.count // steps))
     rows.sort(key=lambda r: -r[1])
-    return {"steps": steps, "busy_ms": sum(r[1] for r in rows), "top": rows[:top]}
+    return {"steps": steps, "busy_ms": sum(r[1] for r in rows), "top": rows}
 
 
 def main(argv=None):

@@ -2,11 +2,16 @@
 TensorFlow ops (TensorFlow on a CPU) by kind, by op and by name.
 
     python tools/trace_summary.py gpu_bench/kd.xplane.pb.gz --steps 3
+    python tools/trace_summary.py gpu_bench/kd.xplane.pb.gz --steps 3 --compare gpu_bench/results.json
     python tools/benchmark.py --pair convnext_mlp --profile small --method kd --parts distill_step --trace /tmp/trace  # writes one
 
 Needs JAX (jaxlib) or TensorFlow to read the file; --steps divides the totals into per-step figures.
+--compare sets the step's device time by kind beside PyTorch's kernels of the same step, sorted into the
+same kinds: a JSON written by `tools/timm_reference.py --profile-steps N` (its "kd_profile"), or the
+results.json of tools/gpu_benchmark.sh (its torch.compile part, "timm_compile").
 """
 
+import json
 import os
 import sys
 
@@ -21,15 +26,38 @@ def _main(argv):
     p.add_argument("trace", help="an *.xplane.pb file, or one gzipped (*.xplane.pb.gz)")
     p.add_argument("--steps", type=int, default=1, help="steps the trace holds")
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--compare", metavar="JSON", help="PyTorch's kernels of the same step: tools/timm_reference.py "
+                   "--profile-steps JSON, or tools/gpu_benchmark.sh's results.json")
     args = p.parse_args(argv)
     if not os.path.isfile(args.trace):
         raise InputError(f"No trace file at {args.trace!r}; give an *.xplane.pb or *.xplane.pb.gz file.")
     if args.steps < 1:
         raise InputError(f"--steps must be >= 1; got {args.steps}.")
-    from tas_keras.experiments.device_trace import format_summary, summarize
+    other = _torch_profile(args.compare) if args.compare else None
+    from tas_keras.experiments.device_trace import format_kind_comparison, format_summary, kinds_of, summarize
 
-    print(format_summary(summarize(args.trace, args.steps), args.top))
+    summary = summarize(args.trace, args.steps)
+    print(format_summary(summary, args.top))
+    if other:
+        label = "torch.compile" if other["compile"] else "torch eager"
+        print(f"beside PyTorch's kernels ({label}, {args.compare}):")
+        print(format_kind_comparison(summary, kinds_of(other["kd_profile"]["top"]), other["kd_profile"]["busy_ms"], label))
     return 0
+
+
+def _torch_profile(path):
+    """The timm_reference result holding a KD step's kernels ("kd_profile"): the file itself, or the
+    torch.compile part of a gpu_benchmark.sh results.json."""
+    try:
+        with open(path) as f:
+            result = json.load(f)
+    except (OSError, ValueError) as err:
+        raise InputError(f"--compare {path!r} is not a readable JSON file ({err}).") from None
+    result = result.get("timm_compile", result) if isinstance(result, dict) else None
+    if not isinstance(result, dict) or "kd_profile" not in result:
+        raise InputError(f"--compare {path!r} has no PyTorch kernel profile; give the JSON of "
+                         "tools/timm_reference.py --profile-steps N, or a tools/gpu_benchmark.sh results.json with its timm_compile part.")
+    return result
 
 
 def main(argv=None):

@@ -14,13 +14,19 @@ import pathlib
 import re
 import types
 
-# kernel / op name -> kind, first match wins (cuBLAS / cuDNN / XLA kernel naming)
+# kernel / op name -> kind, first match wins: XLA's fusions and CPU ops, cuBLAS (nvjet, xmma gemm, cutlass
+# gemm), cuDNN (its convolutions are implicit GEMMs named fprop / dgrad / wgrad, its layout transforms carry
+# "cudnn"), and torch.compile's Triton kernels (pointwise, reduction, persistent reduction, matmul templates),
+# so PyTorch's kernels sort into the same kinds as ours
 KINDS = (
-    ("matmul", re.compile(r"gemm|cutlass|matmul|cublas|dot|ynn_fusion", re.I)),  # ynn: XNNPACK fused dots (CPU)
-    ("convolution", re.compile(r"conv(?!ert)|fprop|dgrad|wgrad|depthwise|cudnn", re.I)),
+    ("elementwise fusion", re.compile(r"^triton_poi_")),
+    ("reduction", re.compile(r"^triton_(red|per)_")),
+    ("matmul", re.compile(r"^triton_(tem|mm)_")),
+    ("convolution", re.compile(r"fprop|dgrad|wgrad|conv(?!ert)|depthwise|cudnn", re.I)),
+    ("matmul", re.compile(r"gemm|cutlass|matmul|cublas|nvjet|dot|ynn_fusion", re.I)),  # ynn: XNNPACK fused dots (CPU)
     ("reduction", re.compile(r"reduce|reduction", re.I)),
     ("copy / transpose", re.compile(r"copy|transpose|memcpy|memset", re.I)),
-    ("elementwise fusion", re.compile(r"fusion|loop_|elementwise", re.I)),
+    ("elementwise fusion", re.compile(r"fusion|loop_|elementwise|multi_tensor_apply", re.I)),
 )
 
 
@@ -169,6 +175,9 @@ class _TensorflowXSpace:
         return types.SimpleNamespace(name=plane.name, lines=lines)
 
 
+_TRANSFER = re.compile(r"Memcpy|Memset", re.I)  # host <-> device copies and fills (GPU)
+
+
 def _busy_ns(intervals):
     """Length of the union of [start, end) intervals."""
     busy, end = 0.0, float("-inf")
@@ -180,16 +189,28 @@ def _busy_ns(intervals):
 
 
 def summarize(xplane_path, steps=1):  # an *.xplane.pb, or one gzipped (*.xplane.pb.gz)
-    """Per step (totals divided by `steps`): where the device spent the traced window.
+    """Per step (totals divided by `steps`): where the device spent the traced steps.
 
-    {"window_ms", "busy_ms", "busy_share", "ops_ms" (the ops' durations summed: above busy_ms where ops
-    ran side by side), "by_kind": {kind: ms}, "by_op": [(op, kind, ms, calls)], "top": [(name, kind, ms,
-    calls)]}; TensorFlow ops in "top" are grouped over repeated blocks (group_name)."""
+    {"window_ms" (first to last compute event: fit()'s start, before its first step, and its end are
+    left out), "busy_ms", "busy_share" (of the window; the rest the device waited on the host), "ops_ms"
+    (the ops' durations summed: above busy_ms where ops ran side by side), "by_kind": {kind: ms},
+    "by_op": [(op, kind, ms, calls)], "top": [(name, kind, ms, calls)]}; TensorFlow ops in "top" are
+    grouped over repeated blocks (group_name)."""
     path = pathlib.Path(xplane_path)
     raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     events = list(_device_events(_read_xspace(raw)))
     if not events:
         raise RuntimeError(f"no device kernels, XLA ops or TensorFlow ops in {xplane_path}")
+    return summarize_events(events, steps)
+
+
+def summarize_events(events, steps=1):
+    """summarize() of (name, start_ns, duration_ns, line) events."""
+    # fit() copies its state and first batches to the device before the first step and reads results back
+    # after the last: a copy-only lead-in and tail, once per fit() call, that is no step's time
+    compute = [(s, s + d) for name, s, d, _ in events if not _TRANSFER.match(name)] or [(s, s + d) for _, s, d, _ in events]
+    first, last = min(s for s, _ in compute), max(e for _, e in compute)
+    events = [e for e in events if e[1] < last and e[1] + e[2] > first]
     by_name, by_op, by_kind = collections.Counter(), collections.Counter(), collections.Counter()
     name_calls, op_calls, op_kind = collections.Counter(), collections.Counter(), {}
     for name, _, duration, _ in events:
@@ -200,8 +221,8 @@ def summarize(xplane_path, steps=1):  # an *.xplane.pb, or one gzipped (*.xplane
         op_calls[op] += 1
         by_kind[kind] += duration
         op_kind[op] = kind
-    window = max(s + d for _, s, d, _ in events) - min(s for _, s, _, _ in events)
-    busy = _busy_ns([(s, s + d) for _, s, d, _ in events])
+    busy = _busy_ns([(max(s, first), min(s + d, last)) for _, s, d, _ in events])
+    window = last - first
     per_step_ms = 1e-6 / steps
     return {
         "steps": steps,
@@ -217,14 +238,13 @@ def summarize(xplane_path, steps=1):  # an *.xplane.pb, or one gzipped (*.xplane
 
 def format_summary(summary, top=25):
     lines = [f"device time per step: busy {summary['busy_ms']:.2f} ms of a {summary['window_ms']:.2f} ms window "
-             f"({100 * summary['busy_share']:.0f}% busy; the rest waits on the host)"]
+             f"({100 * summary['busy_share']:.0f}% busy: first to last compute op of the traced steps; the rest the device waited on the host)"]
     lines += [f"  {kind:<20}{ms:>9.2f} ms" for kind, ms in summary["by_kind"].items()]
     if summary["ops_ms"] > 1.02 * summary["busy_ms"]:
         lines.append(f"  (ops summed: {summary['ops_ms']:.2f} ms; some ran side by side)")
-    lines.append(f"  {'top ops':<70}{'kind':<20}{'ms':>8}{'calls':>7}")
-    lines += [f"  {_fit(op, 68):<70}{kind:<20}{ms:>8.3f}{n:>7}" for op, kind, ms, n in summary["by_op"][:top]]
-    lines.append(f"  {'top kernels / ops':<70}{'kind':<20}{'ms':>8}{'calls':>7}")
-    lines += [f"  {_fit(name, 68):<70}{kind:<20}{ms:>8.3f}{n:>7}" for name, kind, ms, n in summary["top"][:top]]
+    for title, rows in (("top ops", summary["by_op"][:top]), ("top kernels / ops", summary["top"][:top])) if top else ():
+        lines.append(f"  {title:<70}{'kind':<20}{'ms':>8}{'calls':>7}")
+        lines += [f"  {_fit(name, 68):<70}{kind:<20}{ms:>8.3f}{n:>7}" for name, kind, ms, n in rows]
     return "\n".join(lines)
 
 
@@ -233,3 +253,26 @@ def _fit(name, width):
     if len(name) <= width:
         return name
     return "..." + name[3 - width:] if _is_tensorflow_op(name) else name[:width]
+
+
+def kinds_of(rows):
+    """{kind: ms} of (name, ms, ...) rows, e.g. the kernels tools/timm_reference.py --profile-steps lists."""
+    kinds = collections.Counter()
+    for name, ms, *_ in rows:
+        kinds[kind_of(name)] += ms
+    return dict(kinds.most_common())
+
+
+def format_kind_comparison(summary, other_kinds, other_busy_ms, other_label):
+    """Our step's device time by kind beside another step's (ms per step), largest difference first; a
+    list of the other step's longest kernels only leaves the rest of its busy time as "not listed"."""
+    ours = summary["by_kind"]
+    unlisted = other_busy_ms - sum(other_kinds.values())
+    if unlisted > 0.005 * other_busy_ms:
+        other_kinds = {**other_kinds, "not listed": unlisted}
+    rows = sorted(set(ours) | set(other_kinds), key=lambda k: -abs(ours.get(k, 0.0) - other_kinds.get(k, 0.0)))
+    lines = [f"  {'by kind, ms per step':<22}{'ours':>9}{other_label:>16}{'difference':>12}"]
+    lines += [f"  {kind:<22}{ours.get(kind, 0.0):>9.2f}{other_kinds.get(kind, 0.0):>16.2f}"
+              f"{ours.get(kind, 0.0) - other_kinds.get(kind, 0.0):>+12.2f}" for kind in rows]
+    lines.append(f"  {'busy':<22}{summary['busy_ms']:>9.2f}{other_busy_ms:>16.2f}{summary['busy_ms'] - other_busy_ms:>+12.2f}")
+    return "\n".join(lines)

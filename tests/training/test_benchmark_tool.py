@@ -123,3 +123,49 @@ def test_trace_kinds_and_busy_time():
     assert kind_of("dense/Tensordot/MatMul:_MklMatMul") == "matmul" and kind_of("fc1/BiasAdd/BiasAddGrad:BiasAddGrad") == "reduction"
     assert kind_of("x/transpose:_MklTranspose") == "copy / transpose" and kind_of("stem/Conv2D:_MklNativeFusedConv2D") == "convolution"
     assert op_of("fusion.23") == "fusion" and group_name("fusion.23") == "fusion.23"  # XLA / kernel names stay as they are
+
+
+def test_gpu_kernels_sort_into_kinds_the_same_for_xla_cudnn_and_torch_compile():
+    """Names from the H200 traces (docs/gpu_runs): cuDNN's convolutions are implicit GEMMs, cuBLAS' newer
+    matmuls are nvjet kernels, torch.compile's fusions are Triton kernels."""
+    from tas_keras.experiments.device_trace import kind_of, kinds_of
+
+    conv = "sm80_xmma_fprop_implicit_gemm_indexed_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize64x64x64_stage4_g16"
+    assert kind_of(conv) == "convolution" and kind_of("void tensorTransformGeneric<__nv_bfloat16, (cudnnKernelDataType_t)0>") == "convolution"
+    assert kind_of("nvjet_sm90_tst_192x128_64x5_1x2_h_bz_coopB_NNT") == "matmul" and kind_of("gemm_fusion_dot_111") == "matmul"
+    assert kind_of("void cutlass::Kernel2<cutlass_80_tensorop_bf16_s16816gemm_bf16_256x128_32x3_tn_align2>") == "matmul"
+    assert kind_of("triton_per_fused__to_copy_convolution_native_layer_norm_permute_4") == "reduction"  # a fused norm, not a conv
+    assert kind_of("triton_poi_fused_gelu_view_9") == "elementwise fusion" and kind_of("loop_convert_fusion_9") == "elementwise fusion"
+    assert kinds_of([("conv2d_c1_k1_nhwc_specialized", 2.0, 18), ("nvjet_sm90_tst", 1.0, 3), ("triton_poi_fused_gelu", 0.5, 1)]) == {
+        "convolution": 2.0, "matmul": 1.0, "elementwise fusion": 0.5}
+
+
+def test_the_busy_window_leaves_out_fits_copy_only_lead_in_and_tail():
+    """fit() copies state and batches to the device before its first step: that is no step's time, so
+    the window runs from the first to the last compute kernel (the H200 trace read 41% busy with it)."""
+    from tas_keras.experiments.device_trace import summarize_events
+
+    ms = 1_000_000
+    events = [("MemcpyH2D", 0, 1 * ms, "h2d"), ("fusion.1", 100 * ms, 8 * ms, "compute"), ("MemcpyH2D", 109 * ms, 1 * ms, "h2d"),
+              ("fusion.1", 110 * ms, 8 * ms, "compute"), ("MemcpyD2H", 150 * ms, 1 * ms, "d2h")]
+    summary = summarize_events(events, steps=2)
+    assert summary["window_ms"] == 9 and summary["busy_ms"] == 8.5 and summary["busy_share"] == pytest.approx(17 / 18)
+    assert summary["by_kind"] == {"elementwise fusion": 8, "copy / transpose": 0.5}  # the in-window copy only
+
+
+def test_trace_summary_sets_the_step_beside_torch_compiles_kernels(tmp_path):
+    """tools/trace_summary.py --compare on the H200 run's own trace and results (docs/gpu_runs)."""
+    run = ROOT / "docs" / "gpu_runs" / "h200_2026-11-29"
+    proc = subprocess.run([sys.executable, "tools/trace_summary.py", str(run / "kd.xplane.pb.gz"), "--steps", "3", "--top", "0",
+                           "--compare", str(run / "results.json")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if "by kind, ms per step" in line)
+    rows = {line.split()[0]: line.split()[-3:] for line in lines[header + 1:]}  # first word of the kind: its three numbers
+    ours, theirs, difference = map(float, rows["convolution"])
+    assert ours > 2 * theirs and difference == pytest.approx(ours - theirs, abs=0.02)  # the teacher's depthwise convolutions
+    assert float(rows["busy"][1]) == pytest.approx(21.59, abs=0.01)  # torch.compile's kernel time per step, as recorded
+    (tmp_path / "other.json").write_text('{"kd": {"ms": 1}}')
+    proc = subprocess.run([sys.executable, "tools/trace_summary.py", str(run / "kd.xplane.pb.gz"), "--compare", str(tmp_path / "other.json")],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 2 and proc.stderr.strip().endswith("with its timm_compile part.") and "Traceback" not in proc.stderr
