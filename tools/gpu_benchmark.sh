@@ -22,8 +22,9 @@
 # Parts that no longer fit in BUDGET seconds are skipped (and say so). Everything lands in $OUT
 # (default ./gpu_bench): run.log, results.json (every part's JSON), kd / kd_shifted / tas.xplane.pb.gz
 # (the raw traces; python tools/trace_summary.py kd.xplane.pb.gz --steps 3 summarises one again anywhere JAX
-# is installed); last, each traced KD step's device time by kind beside torch.compile's kernels
-# (trace_summary.py --compare).
+# is installed) and kd / kd_shifted / tas.hlo.txt.gz (each traced step's optimized HLO, which names the
+# layers behind each kernel: trace_summary.py --hlo); last, each traced KD step's top kernels with their
+# layers and its device time by kind beside torch.compile's kernels (trace_summary.py --compare).
 #   bash tools/gpu_benchmark.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -54,16 +55,20 @@ part() {  # part NAME SECONDS_NEEDED COMMAND...: runs COMMAND when it still fits
     echo "== $name: exit ${PIPESTATUS[0]} after $((SECONDS - start)) s"
 }
 
+dump_hlo() {  # XLA_FLAGS that also dump the compiled train steps' optimized HLO of part $1 (kernels -> layers)
+    echo "${XLA_FLAGS:-} --xla_dump_to=$WORK/hlo_$1 --xla_dump_hlo_module_re=.*train_step.*"
+}
+
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PYTHON -c "import jax, keras; print('jax', jax.__version__, 'keras', keras.__version__, jax.devices())"
 BENCH=($PYTHON tools/benchmark.py --pair convnext_mlp $PAIR_ARGS --batch-size "$BATCH" --steps "$STEPS" --warmup 3 --set precision=mixed_bfloat16)
 TIMM=($PYTHON tools/timm_reference.py --batch-size "$BATCH" --steps "$STEPS" --classes 10 $TIMM_ARGS)
-part kd 150 "${BENCH[@]}" --method kd --parts teacher_forward student_step distill_step --trace "$WORK/trace_kd" --json "$WORK/kd.json"
+XLA_FLAGS=$(dump_hlo kd) part kd 150 "${BENCH[@]}" --method kd --parts teacher_forward student_step distill_step --trace "$WORK/trace_kd" --json "$WORK/kd.json"
 part peak 30 $PYTHON -c "from tas_keras.experiments.timing import matmul_peak_gflops as p; import json; \
 json.dump({'size': $PEAK_SIZE, 'dtype': 'bfloat16', 'gflops': p($PEAK_SIZE, 'bfloat16')}, open('$WORK/peak.json', 'w')); print(open('$WORK/peak.json').read())"
 part timm_eager 40 "${TIMM[@]}" --json "$WORK/timm_eager.json"
 part timm_compile 150 "${TIMM[@]}" --compile --profile-steps 3 --json "$WORK/timm_compile.json"
-part kd_shifted 90 "${BENCH[@]}" --method kd --depthwise shifted --parts teacher_forward distill_step --trace "$WORK/trace_kd_shifted" \
+XLA_FLAGS=$(dump_hlo kd_shifted) part kd_shifted 90 "${BENCH[@]}" --method kd --depthwise shifted --parts teacher_forward distill_step --trace "$WORK/trace_kd_shifted" \
     --json "$WORK/kd_shifted.json"
 # the levers below build on the faster of the two KD steps above
 DEPTHWISE=$($PYTHON - "$WORK" <<'EOF'
@@ -81,7 +86,7 @@ BEST=("${BENCH[@]}" --depthwise "$DEPTHWISE")
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_latency_hiding_scheduler=true" \
     part kd_lhs 80 "${BEST[@]}" --method kd --parts distill_step --json "$WORK/kd_lhs.json"
 part kd_spe4 80 "${BEST[@]}" --method kd --parts distill_step --steps-per-execution 4 --json "$WORK/kd_spe4.json"
-part tas 80 "${BEST[@]}" --method tas --parts distill_step --trace "$WORK/trace_tas" --json "$WORK/tas.json"
+XLA_FLAGS=$(dump_hlo tas) part tas 80 "${BEST[@]}" --method tas --parts distill_step --trace "$WORK/trace_tas" --json "$WORK/tas.json"
 part keras_kd 70 "${BEST[@]}" --method kd --parts keras_distiller --json "$WORK/keras_kd.json"
 part tas_branch 80 "${BEST[@]}" --method tas_branch --parts distill_step --json "$WORK/tas_branch.json"
 part kd_callbacks 70 "${BEST[@]}" --method kd --parts run_callbacks --json "$WORK/kd_callbacks.json"
@@ -96,12 +101,19 @@ for folder in sorted(work.glob("trace_*")):  # each traced part's raw trace, gzi
     traces = sorted(folder.glob("**/*.xplane.pb"))
     if traces:
         (out / f"{folder.name[len('trace_'):]}.xplane.pb.gz").write_bytes(gzip.compress(traces[-1].read_bytes()))
+for folder in sorted(work.glob("hlo_*")):  # each traced part's optimized train step (the largest: the distill step), gzipped
+    dumps = sorted(folder.glob("*jit_train_step*after_optimizations.txt"), key=lambda p: p.stat().st_size)
+    if dumps:
+        (out / f"{folder.name[len('hlo_'):]}.hlo.txt.gz").write_bytes(gzip.compress(dumps[-1].read_bytes()))
 print("parts with results:", ", ".join(results) or "none")
 EOF
 for part in kd kd_shifted; do  # where the gap to torch.compile lies, by kind
     if [[ -f "$OUT/$part.xplane.pb.gz" && -f "$WORK/timm_compile.json" ]]; then
         echo "== $part, by kind beside torch.compile"
-        $PYTHON tools/trace_summary.py "$OUT/$part.xplane.pb.gz" --steps 3 --top 0 --compare "$WORK/timm_compile.json" 2>&1 | grep -v -E "^(I|W|E)0000|^WARNING: All log"
+        hlo=()
+        [[ -f "$OUT/$part.hlo.txt.gz" ]] && hlo=(--hlo "$OUT/$part.hlo.txt.gz")
+        $PYTHON tools/trace_summary.py "$OUT/$part.xplane.pb.gz" --steps 3 --top 15 ${hlo[@]+"${hlo[@]}"} --compare "$WORK/timm_compile.json" 2>&1 \
+            | grep -v -E "^(I|W|E)0000|^WARNING: All log"
     fi
 done
 echo "total $((SECONDS - start)) s"

@@ -3,12 +3,16 @@ TensorFlow ops (TensorFlow on a CPU) by kind, by op and by name.
 
     python tools/trace_summary.py gpu_bench/kd.xplane.pb.gz --steps 3
     python tools/trace_summary.py gpu_bench/kd.xplane.pb.gz --steps 3 --compare gpu_bench/results.json
+    python tools/trace_summary.py gpu_bench/kd.xplane.pb.gz --steps 3 --hlo gpu_bench/kd.hlo.txt.gz
     python tools/benchmark.py --pair convnext_mlp --profile small --method kd --parts distill_step --trace /tmp/trace  # writes one
 
 Needs JAX (jaxlib) or TensorFlow to read the file; --steps divides the totals into per-step figures.
 --compare sets the step's device time by kind beside PyTorch's kernels of the same step, sorted into the
 same kinds: a JSON written by `tools/timm_reference.py --profile-steps N` (its "kd_profile"), or the
 results.json of tools/gpu_benchmark.sh (its torch.compile part, "timm_compile").
+--hlo names, under each top kernel, the layers it computes, from the step's optimized HLO that XLA dumped
+while compiling it (`XLA_FLAGS=--xla_dump_to=DIR`, the largest `*jit_train_step*after_optimizations.txt`
+there; tools/gpu_benchmark.sh keeps it as <part>.hlo.txt.gz). JAX names ops by Keras layer scope.
 """
 
 import json
@@ -28,15 +32,18 @@ def _main(argv):
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--compare", metavar="JSON", help="PyTorch's kernels of the same step: tools/timm_reference.py "
                    "--profile-steps JSON, or tools/gpu_benchmark.sh's results.json")
+    p.add_argument("--hlo", metavar="FILE", help="the step's optimized HLO text (plain or .gz) XLA dumped while compiling it")
     args = p.parse_args(argv)
     if not os.path.isfile(args.trace):
         raise InputError(f"No trace file at {args.trace!r}; give an *.xplane.pb or *.xplane.pb.gz file.")
+    if args.hlo and not os.path.isfile(args.hlo):
+        raise InputError(f"No HLO dump at {args.hlo!r}; give the *after_optimizations.txt (or .txt.gz) XLA wrote for the step.")
     if args.steps < 1:
         raise InputError(f"--steps must be >= 1; got {args.steps}.")
     other = _torch_profile(args.compare) if args.compare else None
     from tas_keras.experiments.device_trace import format_kind_comparison, format_summary, kinds_of, summarize
 
-    summary = summarize(args.trace, args.steps)
+    summary = summarize(args.trace, args.steps, args.hlo)
     print(format_summary(summary, args.top))
     if other:
         label = "torch.compile" if other["compile"] else "torch eager"

@@ -188,20 +188,27 @@ def _busy_ns(intervals):
     return busy
 
 
-def summarize(xplane_path, steps=1):  # an *.xplane.pb, or one gzipped (*.xplane.pb.gz)
+def summarize(xplane_path, steps=1, hlo_path=None):  # an *.xplane.pb, or one gzipped (*.xplane.pb.gz)
     """Per step (totals divided by `steps`): where the device spent the traced steps.
 
     {"window_ms" (first to last compute event: fit()'s start, before its first step, and its end are
     left out), "busy_ms", "busy_share" (of the window; the rest the device waited on the host), "ops_ms"
     (the ops' durations summed: above busy_ms where ops ran side by side), "by_kind": {kind: ms},
     "by_op": [(op, kind, ms, calls)], "top": [(name, kind, ms, calls)]}; TensorFlow ops in "top" are
-    grouped over repeated blocks (group_name)."""
+    grouped over repeated blocks (group_name). With `hlo_path`, the step's optimized HLO dumped by XLA
+    (hlo_sources), "sources" says which layers each of the "top" kernels computes."""
     path = pathlib.Path(xplane_path)
     raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     events = list(_device_events(_read_xspace(raw)))
     if not events:
         raise RuntimeError(f"no device kernels, XLA ops or TensorFlow ops in {xplane_path}")
-    return summarize_events(events, steps)
+    summary = summarize_events(events, steps)
+    if hlo_path:
+        from tas_keras.experiments.hlo_sources import hlo_sources, read_hlo
+
+        sources = hlo_sources(read_hlo(hlo_path))
+        summary["sources"] = {name: sources[name] for name, *_ in summary["top"] if name in sources}
+    return summary
 
 
 def summarize_events(events, steps=1):
@@ -244,7 +251,10 @@ def format_summary(summary, top=25):
         lines.append(f"  (ops summed: {summary['ops_ms']:.2f} ms; some ran side by side)")
     for title, rows in (("top ops", summary["by_op"][:top]), ("top kernels / ops", summary["top"][:top])) if top else ():
         lines.append(f"  {title:<70}{'kind':<20}{'ms':>8}{'calls':>7}")
-        lines += [f"  {_fit(name, 68):<70}{kind:<20}{ms:>8.3f}{n:>7}" for name, kind, ms, n in rows]
+        for name, kind, ms, n in rows:
+            lines.append(f"  {_fit(name, 68):<70}{kind:<20}{ms:>8.3f}{n:>7}")
+            if title == "top kernels / ops" and name in summary.get("sources", {}):
+                lines.append(f"      from {summary['sources'][name]}")
     return "\n".join(lines)
 
 

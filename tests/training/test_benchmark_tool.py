@@ -88,12 +88,15 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
     site.mkdir()
     (site / "sitecustomize.py").write_text('import sys\nsys.modules["tensorflow"] = None  # import tensorflow fails\n')
     out = tmp_path / "bench.json"
+    # XLA dumps the compiled steps' HLO, as tools/gpu_benchmark.sh has it do (no compilation cache: a cached
+    # program is not compiled, so nothing would be dumped)
+    dump = f"{jax_subprocess_env()['XLA_FLAGS']} --xla_dump_to={tmp_path / 'hlo'} --xla_dump_hlo_module_re=.*train_step.*"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--pair", "convnext_mlp", "--profile", "small", "--method", "kd",
          "--batch-size", "8", "--steps", "2", "--warmup", "0", "--parts", "distill_step", "run_callbacks", "keras_distiller", "--trace", str(tmp_path / "trace"),
          "--trace-steps", "2", "--steps-per-execution", "2", "--depthwise", "conv", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
-        env=jax_subprocess_env(CUDA_VISIBLE_DEVICES="", PYTHONPATH=f"{site}{os.pathsep}{ROOT}"),
+        env=jax_subprocess_env(CUDA_VISIBLE_DEVICES="", PYTHONPATH=f"{site}{os.pathsep}{ROOT}", XLA_FLAGS=dump, JAX_ENABLE_COMPILATION_CACHE="false"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -107,6 +110,15 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
     assert 0 < trace["busy_ms"] <= trace["window_ms"] and trace["by_kind"]["matmul"] > 0 and trace["top"]
     assert "device time per step" in proc.stdout
     assert report["tensorflow_onednn"] is None and "oneDNN" not in proc.stdout  # no TensorFlow here
+    # the trace's kernels (XLA ops here) named by the layers they compute, from the dumped HLO
+    from tas_keras.experiments.device_trace import format_summary, summarize
+
+    (xplane,) = (tmp_path / "trace").rglob("*.xplane.pb")
+    hlo = max((tmp_path / "hlo").glob("*jit_train_step*after_optimizations.txt"), key=lambda p: p.stat().st_size)
+    sources = summarize(xplane, 2, hlo)["sources"]
+    assert any("convnext_micro_features/stage" in line for line in sources.values())  # the teacher's layers
+    assert any("resmlp_micro_patch4_32_features/block" in line and "(backward)" in line for line in sources.values())  # the student's gradients
+    assert "      from " in format_summary(summarize(xplane, 2, hlo))
 
 
 def test_trace_kinds_and_busy_time():
@@ -169,3 +181,26 @@ def test_trace_summary_sets_the_step_beside_torch_compiles_kernels(tmp_path):
     proc = subprocess.run([sys.executable, "tools/trace_summary.py", str(run / "kd.xplane.pb.gz"), "--compare", str(tmp_path / "other.json")],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 2 and proc.stderr.strip().endswith("with its timm_compile part.") and "Traceback" not in proc.stderr
+
+
+def test_hlo_sources_name_a_fusions_layers_as_a_gpu_kernel_spells_it():
+    from tas_keras.experiments.hlo_sources import hlo_sources
+
+    text = """HloModule jit_train_step, is_scheduled=true
+
+%fused_computation.17 (param_0: bf16[128,56,56,96], param_1: bf16[96]) -> bf16[128,56,56,96] {
+  %param_0 = bf16[128,56,56,96]{3,2,1,0} parameter(0)
+  %param_1 = bf16[96]{0} parameter(1)
+  %broadcast.3 = bf16[128,56,56,96]{3,2,1,0} broadcast(%param_1), dimensions={3}, metadata={op_name="jit(train_step)/jvp(convnext_tiny_features)/stage1_block2/layer_scale/mul"}
+  ROOT %multiply.5 = bf16[128,56,56,96]{3,2,1,0} multiply(%param_0, %broadcast.3), metadata={op_name="jit(train_step)/jvp(convnext_tiny_features)/stage1_block2/layer_scale/mul"}
+}
+
+ENTRY %main.9 (Arg_0.1: bf16[128,56,56,96], Arg_1.2: bf16[96]) -> bf16[128,56,56,96] {
+  %Arg_0.1 = bf16[128,56,56,96]{3,2,1,0} parameter(0)
+  %Arg_1.2 = bf16[96]{0} parameter(1)
+  ROOT %loop_multiply_fusion.17 = bf16[128,56,56,96]{3,2,1,0} fusion(%Arg_0.1, %Arg_1.2), kind=kLoop, calls=%fused_computation.17
+}
+"""
+    sources = hlo_sources(text)
+    assert sources["loop_multiply_fusion_17"] == sources["loop_multiply_fusion.17"] == "convnext_tiny_features/stage1_block2/layer_scale: mul"
+    assert "Arg_0.1" not in sources  # no op name, nothing to say

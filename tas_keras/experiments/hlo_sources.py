@@ -1,0 +1,86 @@
+"""Which layers an XLA kernel computes: read from the compiled module's HLO text.
+
+A trace names kernels after XLA's fusions ("loop_multiply_fusion_17" on a GPU, "fusion.23" on a CPU), which
+say little about what they compute. XLA's dump of the optimized module (`XLA_FLAGS=--xla_dump_to=DIR`,
+file `*jit_train_step*after_optimizations.txt`) keeps, for every op inside a fusion, the name JAX gave it:
+the Keras layer scope it ran in ("jit(train_step)/jvp(convnext_tiny_features)/stage1_block2/dwconv/mul";
+"transpose(...)" marks the backward pass). `hlo_sources` maps each instruction to a short line built
+from those names, so a trace summary can say where a kernel comes from.
+"""
+
+import collections
+import gzip
+import pathlib
+import re
+
+_COMPUTATION = re.compile(r"^(?:ENTRY\s+)?%?([\w.\-]+)\s+\(.*\{\s*$")
+_INSTRUCTION = re.compile(r"^\s+(?:ROOT\s+)?%?([\w.\-]+)\s+=\s")
+_CALLED = re.compile(r"\b(?:calls|to_apply|body|condition|branch_computations|called_computations)=(?:\{([^}]*)\}|(%?[\w.\-]+))")
+_OP_NAME = re.compile(r'op_name="([^"]*)"')
+_WRAPPER = re.compile(r"\b(?:jit|pjit|jvp|transpose|vmap|remat|checkpoint|custom_jvp_call|custom_vjp_call)\(([^()]*)\)")
+
+
+def read_hlo(path):
+    """The text of an HLO dump, plain or gzipped (*.txt.gz)."""
+    path = pathlib.Path(path)
+    raw = path.read_bytes()
+    return (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode()
+
+
+def hlo_sources(text):
+    """{instruction name: "scope: op, op (backward)"} of every instruction of an HLO module's text, with
+    the ops of the computations it calls (a fusion's body); each name is also listed as a GPU kernel
+    spells it ("loop_multiply_fusion.17" and "loop_multiply_fusion_17")."""
+    own, calls, body = {}, {}, collections.defaultdict(list)
+    computation = None
+    for line in text.splitlines():
+        header = _COMPUTATION.match(line)
+        if header:
+            computation = header.group(1)
+            continue
+        instruction = _INSTRUCTION.match(line)
+        if not instruction or computation is None:
+            continue
+        name = instruction.group(1)
+        op_name = _OP_NAME.search(line)
+        own[name] = [op_name.group(1)] if op_name else []
+        calls[name] = [called.strip().lstrip("%") for match in _CALLED.finditer(line)
+                       for called in (match.group(1) or match.group(2)).split(",") if called.strip()]
+        body[computation].append(name)
+
+    memo = {}
+
+    def op_names(computation, seen=()):
+        if computation not in memo:
+            names = []
+            for name in body.get(computation, ()):
+                names += own[name] + [n for called in calls[name] if called not in seen for n in op_names(called, (*seen, computation))]
+            memo[computation] = names
+        return memo[computation]
+
+    sources = {}
+    for name in own:
+        names = own[name] + [n for called in calls[name] for n in op_names(called)]
+        if names:
+            sources[name] = sources[re.sub(r"[.\-]", "_", name)] = describe(names)
+    return sources
+
+
+def describe(op_names):
+    """One line for a kernel's ops: their most common layer scope, its first few op kinds, and whether
+    any of them is backward."""
+    scopes, ops, backward = collections.Counter(), [], False
+    for op_name in op_names:
+        backward = backward or "transpose(" in op_name
+        path = op_name
+        while True:  # jit(train_step)/transpose(jvp(model))/block/op -> train_step/model/block/op
+            unwrapped = _WRAPPER.sub(r"\1", path)
+            if unwrapped == path:
+                break
+            path = unwrapped
+        scope, _, op = path.removeprefix("train_step/").rpartition("/")
+        scopes[scope] += 1
+        if op not in ops:
+            ops.append(op)
+    scope = scopes.most_common(1)[0][0] or "(no layer)"
+    return f"{scope}: {', '.join(ops[:4])}{', ...' if len(ops) > 4 else ''}{' (backward)' if backward else ''}"
