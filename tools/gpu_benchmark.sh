@@ -24,7 +24,8 @@
 # (the raw traces; python tools/trace_summary.py kd.xplane.pb.gz --steps 3 summarises one again anywhere JAX
 # is installed) and kd / kd_shifted / tas.hlo.txt.gz (each traced step's optimized HLO, which names the
 # layers behind each kernel: trace_summary.py --hlo); last, each traced KD step's top kernels with their
-# layers and its device time by kind beside torch.compile's kernels (trace_summary.py --compare).
+# layers and its device time by kind beside torch.compile's kernels (trace_summary.py --compare), and the
+# tas step's beside the KD step's of the same depthwise form.
 #   bash tools/gpu_benchmark.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -116,4 +117,11 @@ for part in kd kd_shifted; do  # where the gap to torch.compile lies, by kind
             | grep -v -E "^(I|W|E)0000|^WARNING: All log"
     fi
 done
+kd_like=kd
+[[ $DEPTHWISE == shifted ]] && kd_like=kd_shifted
+if [[ -f "$OUT/tas.xplane.pb.gz" && -f "$OUT/$kd_like.xplane.pb.gz" ]]; then  # what the tas step adds to the KD step, by kind
+    echo "== tas, by kind beside $kd_like"
+    $PYTHON tools/trace_summary.py "$OUT/tas.xplane.pb.gz" --steps 3 --top 0 --compare "$OUT/$kd_like.xplane.pb.gz" 2>&1 \
+        | grep -v -E "^(I|W|E)0000|^WARNING: All log"
+fi
 echo "total $((SECONDS - start)) s"

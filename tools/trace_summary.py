@@ -7,9 +7,11 @@ TensorFlow ops (TensorFlow on a CPU) by kind, by op and by name.
     python tools/benchmark.py --pair convnext_mlp --profile small --method kd --parts distill_step --trace /tmp/trace  # writes one
 
 Needs JAX (jaxlib) or TensorFlow to read the file; --steps divides the totals into per-step figures.
---compare sets the step's device time by kind beside PyTorch's kernels of the same step, sorted into the
-same kinds: a JSON written by `tools/timm_reference.py --profile-steps N` (its "kd_profile"), or the
-results.json of tools/gpu_benchmark.sh (its torch.compile part, "timm_compile").
+--compare sets the step's device time by kind beside another step's: PyTorch's kernels of the same step,
+sorted into the same kinds (a JSON written by `tools/timm_reference.py --profile-steps N`, its
+"kd_profile", or the results.json of tools/gpu_benchmark.sh, its torch.compile part "timm_compile"), or
+another trace of ours with as many steps (e.g. the `tas` step beside the KD step:
+`python tools/trace_summary.py gpu_bench/tas.xplane.pb.gz --steps 3 --compare gpu_bench/kd.xplane.pb.gz`).
 --hlo names, under each top kernel, the layers it computes, from the step's optimized HLO that XLA dumped
 while compiling it (`XLA_FLAGS=--xla_dump_to=DIR`, the largest `*jit_train_step*after_optimizations.txt`
 there; tools/gpu_benchmark.sh keeps it as <part>.hlo.txt.gz). JAX names ops by Keras layer scope.
@@ -30,8 +32,8 @@ def _main(argv):
     p.add_argument("trace", help="an *.xplane.pb file, or one gzipped (*.xplane.pb.gz)")
     p.add_argument("--steps", type=int, default=1, help="steps the trace holds")
     p.add_argument("--top", type=int, default=25)
-    p.add_argument("--compare", metavar="JSON", help="PyTorch's kernels of the same step: tools/timm_reference.py "
-                   "--profile-steps JSON, or tools/gpu_benchmark.sh's results.json")
+    p.add_argument("--compare", metavar="FILE", help="another step: PyTorch's kernels (tools/timm_reference.py "
+                   "--profile-steps JSON, or tools/gpu_benchmark.sh's results.json) or another *.xplane.pb(.gz) of ours")
     p.add_argument("--hlo", metavar="FILE", help="the step's optimized HLO text (plain or .gz) XLA dumped while compiling it")
     args = p.parse_args(argv)
     if not os.path.isfile(args.trace):
@@ -40,16 +42,35 @@ def _main(argv):
         raise InputError(f"No HLO dump at {args.hlo!r}; give the *after_optimizations.txt (or .txt.gz) XLA wrote for the step.")
     if args.steps < 1:
         raise InputError(f"--steps must be >= 1; got {args.steps}.")
-    other = _torch_profile(args.compare) if args.compare else None
-    from tas_keras.experiments.device_trace import format_kind_comparison, format_summary, kinds_of, summarize
+    if args.compare and not os.path.isfile(args.compare):
+        raise InputError(f"No file at --compare {args.compare!r}; give a timm_reference JSON, a gpu_benchmark results.json or an *.xplane.pb(.gz).")
+    from tas_keras.experiments.device_trace import format_kind_comparison, format_summary, summarize
 
+    other = _other_step(args.compare, args.steps) if args.compare else None
     summary = summarize(args.trace, args.steps, args.hlo)
     print(format_summary(summary, args.top))
     if other:
-        label = "torch.compile" if other["compile"] else "torch eager"
-        print(f"beside PyTorch's kernels ({label}, {args.compare}):")
-        print(format_kind_comparison(summary, kinds_of(other["kd_profile"]["top"]), other["kd_profile"]["busy_ms"], label))
+        label, kinds, busy_ms = other
+        print(f"beside {label} ({args.compare}):")
+        ours = _trace_name(args.trace) if args.compare.endswith((".xplane.pb", ".xplane.pb.gz")) else "ours"
+        print(format_kind_comparison(summary, kinds, busy_ms, label, ours))
     return 0
+
+
+def _other_step(path, steps):
+    """(label, {kind: ms}, busy ms) per step of the step to compare with: another trace of ours, or
+    PyTorch's profiled kernels."""
+    from tas_keras.experiments.device_trace import kinds_of, summarize
+
+    if path.endswith((".xplane.pb", ".xplane.pb.gz")):
+        other = summarize(path, steps)
+        return _trace_name(path), other["by_kind"], other["busy_ms"]
+    result = _torch_profile(path)
+    return "torch.compile" if result["compile"] else "torch eager", kinds_of(result["kd_profile"]["top"]), result["kd_profile"]["busy_ms"]
+
+
+def _trace_name(path):
+    return os.path.basename(path).split(".xplane.pb")[0]
 
 
 def _torch_profile(path):

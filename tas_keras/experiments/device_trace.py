@@ -273,7 +273,7 @@ def kinds_of(rows):
     return dict(kinds.most_common())
 
 
-def format_kind_comparison(summary, other_kinds, other_busy_ms, other_label):
+def format_kind_comparison(summary, other_kinds, other_busy_ms, other_label, label="ours"):
     """Our step's device time by kind beside another step's (ms per step), largest difference first; a
     list of the other step's longest kernels only leaves the rest of its busy time as "not listed"."""
     ours = summary["by_kind"]
@@ -281,8 +281,8 @@ def format_kind_comparison(summary, other_kinds, other_busy_ms, other_label):
     if unlisted > 0.005 * other_busy_ms:
         other_kinds = {**other_kinds, "not listed": unlisted}
     rows = sorted(set(ours) | set(other_kinds), key=lambda k: -abs(ours.get(k, 0.0) - other_kinds.get(k, 0.0)))
-    lines = [f"  {'by kind, ms per step':<22}{'ours':>9}{other_label:>16}{'difference':>12}"]
-    lines += [f"  {kind:<22}{ours.get(kind, 0.0):>9.2f}{other_kinds.get(kind, 0.0):>16.2f}"
+    lines = [f"  {'by kind, ms per step':<22}{label:>12}{other_label:>16}{'difference':>12}"]
+    lines += [f"  {kind:<22}{ours.get(kind, 0.0):>12.2f}{other_kinds.get(kind, 0.0):>16.2f}"
               f"{ours.get(kind, 0.0) - other_kinds.get(kind, 0.0):>+12.2f}" for kind in rows]
-    lines.append(f"  {'busy':<22}{summary['busy_ms']:>9.2f}{other_busy_ms:>16.2f}{summary['busy_ms'] - other_busy_ms:>+12.2f}")
+    lines.append(f"  {'busy':<22}{summary['busy_ms']:>12.2f}{other_busy_ms:>16.2f}{summary['busy_ms'] - other_busy_ms:>+12.2f}")
     return "\n".join(lines)

@@ -177,6 +177,13 @@ def test_trace_summary_sets_the_step_beside_torch_compiles_kernels(tmp_path):
     ours, theirs, difference = map(float, rows["convolution"])
     assert ours > 2 * theirs and difference == pytest.approx(ours - theirs, abs=0.02)  # the teacher's depthwise convolutions
     assert float(rows["busy"][1]) == pytest.approx(21.59, abs=0.01)  # torch.compile's kernel time per step, as recorded
+    # or beside another trace of ours (here the same one: every difference is zero)
+    proc = subprocess.run([sys.executable, "tools/trace_summary.py", str(run / "kd.xplane.pb.gz"), "--steps", "3", "--top", "0",
+                           "--compare", str(run / "kd.xplane.pb.gz")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    lines = proc.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if "by kind, ms per step" in line)
+    assert lines[header].split()[-3:] == ["kd", "kd", "difference"]
+    assert all(float(line.split()[-1]) == 0 for line in lines[header + 1:])
     (tmp_path / "other.json").write_text('{"kd": {"ms": 1}}')
     proc = subprocess.run([sys.executable, "tools/trace_summary.py", str(run / "kd.xplane.pb.gz"), "--compare", str(tmp_path / "other.json")],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
