@@ -192,7 +192,8 @@ def summarize(xplane_path, steps=1, hlo_path=None):  # an *.xplane.pb, or one gz
     """Per step (totals divided by `steps`): where the device spent the traced steps.
 
     {"window_ms" (first to last compute event: fit()'s start, before its first step, and its end are
-    left out), "busy_ms", "busy_share" (of the window; the rest the device waited on the host), "ops_ms"
+    left out), "busy_ms", "busy_share" (of the window; in the rest no kernel or op ran: a GPU waited on the
+    host, a CPU ran the runtime's own work between ops), "ops_ms"
     (the ops' durations summed: above busy_ms where ops ran side by side), "by_kind": {kind: ms},
     "by_op": [(op, kind, ms, calls)], "top": [(name, kind, ms, calls)]}; TensorFlow ops in "top" are
     grouped over repeated blocks (group_name). With `hlo_path`, the step's optimized HLO dumped by XLA
@@ -245,7 +246,8 @@ def summarize_events(events, steps=1):
 
 def format_summary(summary, top=25):
     lines = [f"device time per step: busy {summary['busy_ms']:.2f} ms of a {summary['window_ms']:.2f} ms window "
-             f"({100 * summary['busy_share']:.0f}% busy: first to last compute op of the traced steps; the rest the device waited on the host)"]
+             f"({100 * summary['busy_share']:.0f}% busy from the first to the last compute op of the traced steps; "
+             f"in the rest no op ran: a GPU waited on the host, a CPU ran the runtime between ops)"]
     lines += [f"  {kind:<20}{ms:>9.2f} ms" for kind, ms in summary["by_kind"].items()]
     if summary["ops_ms"] > 1.02 * summary["busy_ms"]:
         lines.append(f"  (ops summed: {summary['ops_ms']:.2f} ms; some ran side by side)")
