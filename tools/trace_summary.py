@@ -12,9 +12,11 @@ sorted into the same kinds (a JSON written by `tools/timm_reference.py --profile
 "kd_profile", or the results.json of tools/gpu_benchmark.sh, its torch.compile part "timm_compile"), or
 another trace of ours with as many steps (e.g. the `tas` step beside the KD step:
 `python tools/trace_summary.py gpu_bench/tas.xplane.pb.gz --steps 3 --compare gpu_bench/kd.xplane.pb.gz`).
---hlo names, under each top kernel, the layers it computes, from the step's optimized HLO that XLA dumped
-while compiling it (`XLA_FLAGS=--xla_dump_to=DIR`, the largest `*jit_train_step*after_optimizations.txt`
-there; tools/gpu_benchmark.sh keeps it as <part>.hlo.txt.gz). JAX names ops by Keras layer scope.
+--hlo names, under each top kernel, the layers it computes and, for kernels that are not matmuls or
+convolutions, the bytes one call reads and writes and the GB/s that makes (set it against the device's
+memory bandwidth), from the step's optimized HLO that XLA dumped while compiling it
+(`XLA_FLAGS=--xla_dump_to=DIR`, the largest `*jit_train_step*after_optimizations.txt` there;
+tools/gpu_benchmark.sh keeps it as <part>.hlo.txt.gz). JAX names ops by Keras layer scope.
 """
 
 import json

@@ -196,8 +196,9 @@ def summarize(xplane_path, steps=1, hlo_path=None):  # an *.xplane.pb, or one gz
     host, a CPU ran the runtime's own work between ops), "ops_ms"
     (the ops' durations summed: above busy_ms where ops ran side by side), "by_kind": {kind: ms},
     "by_op": [(op, kind, ms, calls)], "top": [(name, kind, ms, calls)]}; TensorFlow ops in "top" are
-    grouped over repeated blocks (group_name). With `hlo_path`, the step's optimized HLO dumped by XLA
-    (hlo_sources), "sources" says which layers each of the "top" kernels computes."""
+    grouped over repeated blocks (group_name). With `hlo_path`, the step's optimized HLO dumped by XLA,
+    "sources" says for each of the "top" kernels it can name which layers it computes and how many bytes
+    one call reads and writes (hlo_sources.hlo_kernels)."""
     path = pathlib.Path(xplane_path)
     raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     events = list(_device_events(_read_xspace(raw)))
@@ -205,10 +206,10 @@ def summarize(xplane_path, steps=1, hlo_path=None):  # an *.xplane.pb, or one gz
         raise RuntimeError(f"no device kernels, XLA ops or TensorFlow ops in {xplane_path}")
     summary = summarize_events(events, steps)
     if hlo_path:
-        from tas_keras.experiments.hlo_sources import hlo_sources, read_hlo
+        from tas_keras.experiments.hlo_sources import hlo_kernels, read_hlo
 
-        sources = hlo_sources(read_hlo(hlo_path))
-        summary["sources"] = {name: sources[name] for name, *_ in summary["top"] if name in sources}
+        kernels = hlo_kernels(read_hlo(hlo_path))
+        summary["sources"] = {name: kernels[name]._asdict() for name, *_ in summary["top"] if name in kernels}
     return summary
 
 
@@ -255,8 +256,12 @@ def format_summary(summary, top=25):
         lines.append(f"  {title:<70}{'kind':<20}{'ms':>8}{'calls':>7}")
         for name, kind, ms, n in rows:
             lines.append(f"  {_fit(name, 68):<70}{kind:<20}{ms:>8.3f}{n:>7}")
-            if title == "top kernels / ops" and name in summary.get("sources", {}):
-                lines.append(f"      from {summary['sources'][name]}")
+            source = summary.get("sources", {}).get(name) if title == "top kernels / ops" else None
+            if source and kind in ("matmul", "convolution"):
+                lines.append(f"      from {source['layers']}")
+            elif source:  # bytes per call over time per call: how near the memory bandwidth it ran
+                rate = source["bytes"] / (ms / max(n, 1) * 1e-3) / 1e9 if ms else 0.0
+                lines.append(f"      from {source['layers']}; {source['bytes'] / 2**20:.1f} MiB in + out, {rate:.0f} GB/s")
     return "\n".join(lines)
 
 

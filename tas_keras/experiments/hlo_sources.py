@@ -1,23 +1,29 @@
-"""Which layers an XLA kernel computes: read from the compiled module's HLO text.
+"""Which layers an XLA kernel computes, and how many bytes it reads and writes: read from the compiled
+module's HLO text.
 
 A trace names kernels after XLA's fusions ("loop_multiply_fusion_17" on a GPU, "fusion.23" on a CPU), which
 say little about what they compute. XLA's dump of the optimized module (`XLA_FLAGS=--xla_dump_to=DIR`,
 file `*jit_train_step*after_optimizations.txt`) keeps, for every op inside a fusion, the name JAX gave it:
 the Keras layer scope it ran in ("jit(train_step)/jvp(convnext_tiny_features)/stage1_block2/dwconv/mul";
-"transpose(...)" marks the backward pass). `hlo_sources` maps each instruction to a short line built
-from those names, so a trace summary can say where a kernel comes from.
+"transpose(...)" marks the backward pass), and the shapes of what the fusion takes and gives. `hlo_kernels`
+maps each instruction to a short line built from those names and to those bytes, so a trace summary can
+say where a kernel comes from and how far from the memory bandwidth it ran.
 """
 
 import collections
 import gzip
+import math
 import pathlib
 import re
 
 _COMPUTATION = re.compile(r"^(?:ENTRY\s+)?%?([\w.\-]+)\s+\(.*\{\s*$")
-_INSTRUCTION = re.compile(r"^\s+(?:ROOT\s+)?%?([\w.\-]+)\s+=\s")
+_INSTRUCTION = re.compile(r"^\s+(?:ROOT\s+)?%?([\w.\-]+)\s+=\s+(.*)$")
 _CALLED = re.compile(r"\b(?:calls|to_apply|body|condition|branch_computations|called_computations)=(?:\{([^}]*)\}|(%?[\w.\-]+))")
 _OP_NAME = re.compile(r'op_name="([^"]*)"')
+_ARRAY = re.compile(r"\b([a-z]+)(\d*)[a-z0-9]*\[([\d,]*)\]")  # "bf16[128,56,56,96]", "pred[]", "f8e4m3fn[4]"
 _WRAPPER = re.compile(r"\b(?:jit|pjit|jvp|transpose|vmap|remat|checkpoint|custom_jvp_call|custom_vjp_call)\(([^()]*)\)")
+
+Kernel = collections.namedtuple("Kernel", "layers bytes")  # bytes: its result's plus its operands'
 
 
 def read_hlo(path):
@@ -27,11 +33,12 @@ def read_hlo(path):
     return (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode()
 
 
-def hlo_sources(text):
-    """{instruction name: "scope: op, op (backward)"} of every instruction of an HLO module's text, with
-    the ops of the computations it calls (a fusion's body); each name is also listed as a GPU kernel
+def hlo_kernels(text):
+    """{instruction name: Kernel(layers, bytes)} of every instruction of an HLO module's text that names
+    its ops: "scope: op, op (backward)" from its own op and those of the computations it calls (a
+    fusion's body), and the bytes of its result and operands. Each name is also listed as a GPU kernel
     spells it ("loop_multiply_fusion.17" and "loop_multiply_fusion_17")."""
-    own, calls, body = {}, {}, collections.defaultdict(list)
+    own, calls, operands, result_bytes, body = {}, {}, {}, {}, collections.defaultdict(list)
     computation = None
     for line in text.splitlines():
         header = _COMPUTATION.match(line)
@@ -41,11 +48,14 @@ def hlo_sources(text):
         instruction = _INSTRUCTION.match(line)
         if not instruction or computation is None:
             continue
-        name = instruction.group(1)
+        name, rest = instruction.groups()
+        result_type, arguments = _split_type(rest)
         op_name = _OP_NAME.search(line)
         own[name] = [op_name.group(1)] if op_name else []
         calls[name] = [called.strip().lstrip("%") for match in _CALLED.finditer(line)
                        for called in (match.group(1) or match.group(2)).split(",") if called.strip()]
+        operands[name] = re.findall(r"%([\w.\-]+)", arguments)
+        result_bytes[name] = _bytes(result_type)
         body[computation].append(name)
 
     memo = {}
@@ -58,12 +68,13 @@ def hlo_sources(text):
             memo[computation] = names
         return memo[computation]
 
-    sources = {}
+    kernels = {}
     for name in own:
         names = own[name] + [n for called in calls[name] for n in op_names(called)]
         if names:
-            sources[name] = sources[re.sub(r"[.\-]", "_", name)] = describe(names)
-    return sources
+            traffic = result_bytes[name] + sum(result_bytes.get(operand, 0) for operand in operands[name])
+            kernels[name] = kernels[re.sub(r"[.\-]", "_", name)] = Kernel(describe(names), traffic)
+    return kernels
 
 
 def describe(op_names):
@@ -84,3 +95,25 @@ def describe(op_names):
             ops.append(op)
     scope = scopes.most_common(1)[0][0] or "(no layer)"
     return f"{scope}: {', '.join(ops[:4])}{', ...' if len(ops) > 4 else ''}{' (backward)' if backward else ''}"
+
+
+def _split_type(rest):
+    """("bf16[8,4]{1,0}", "fusion(%a, %b), kind=...") of an instruction's text after "name = "; a tuple
+    type "(f32[], s32[])" is kept whole."""
+    if rest.startswith("("):
+        depth = 0
+        for i, char in enumerate(rest):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0:
+                return rest[:i + 1], rest[i + 1:]
+    result_type, _, arguments = rest.partition(" ")
+    return result_type, arguments.split("),", 1)[0]  # the operands, not the attributes after them
+
+
+def _bytes(type_text):
+    """Bytes of the arrays a type names: "bf16[128,56]" is 128 * 56 * 2; pred counts one byte."""
+    total = 0
+    for kind, bits, dims in _ARRAY.findall(type_text):
+        size = max(int(bits) // 8, 1) if bits else 1
+        total += size * math.prod(int(d) for d in dims.split(",") if d)
+    return total

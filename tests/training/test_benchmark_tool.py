@@ -115,10 +115,10 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
 
     (xplane,) = (tmp_path / "trace").rglob("*.xplane.pb")
     hlo = max((tmp_path / "hlo").glob("*jit_train_step*after_optimizations.txt"), key=lambda p: p.stat().st_size)
-    sources = summarize(xplane, 2, hlo)["sources"]
-    assert any("convnext_micro_features/stage" in line for line in sources.values())  # the teacher's layers
-    assert any("resmlp_micro_patch4_32_features/block" in line and "(backward)" in line for line in sources.values())  # the student's gradients
-    assert "      from " in format_summary(summarize(xplane, 2, hlo))
+    layers = [source["layers"] for source in summarize(xplane, 2, hlo)["sources"].values()]
+    assert any("convnext_micro_features/stage" in line for line in layers)  # the teacher's layers
+    assert any("resmlp_micro_patch4_32_features/block" in line and "(backward)" in line for line in layers)  # the student's gradients
+    assert "      from " in format_summary(summarize(xplane, 2, hlo)) and " GB/s" in format_summary(summarize(xplane, 2, hlo))
 
 
 def test_trace_kinds_and_busy_time():
@@ -190,8 +190,8 @@ def test_trace_summary_sets_the_step_beside_torch_compiles_kernels(tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip().endswith("with its timm_compile part.") and "Traceback" not in proc.stderr
 
 
-def test_hlo_sources_name_a_fusions_layers_as_a_gpu_kernel_spells_it():
-    from tas_keras.experiments.hlo_sources import hlo_sources
+def test_hlo_kernels_name_a_fusions_layers_and_bytes_as_a_gpu_kernel_spells_it():
+    from tas_keras.experiments.hlo_sources import hlo_kernels
 
     text = """HloModule jit_train_step, is_scheduled=true
 
@@ -208,6 +208,8 @@ ENTRY %main.9 (Arg_0.1: bf16[128,56,56,96], Arg_1.2: bf16[96]) -> bf16[128,56,56
   ROOT %loop_multiply_fusion.17 = bf16[128,56,56,96]{3,2,1,0} fusion(%Arg_0.1, %Arg_1.2), kind=kLoop, calls=%fused_computation.17
 }
 """
-    sources = hlo_sources(text)
-    assert sources["loop_multiply_fusion_17"] == sources["loop_multiply_fusion.17"] == "convnext_tiny_features/stage1_block2/layer_scale: mul"
-    assert "Arg_0.1" not in sources  # no op name, nothing to say
+    kernels = hlo_kernels(text)
+    assert kernels["loop_multiply_fusion_17"] == kernels["loop_multiply_fusion.17"]
+    assert kernels["loop_multiply_fusion_17"].layers == "convnext_tiny_features/stage1_block2/layer_scale: mul"
+    assert kernels["loop_multiply_fusion_17"].bytes == 2 * (2 * 128 * 56 * 56 * 96) + 2 * 96  # the map in and out, the scale in
+    assert "Arg_0.1" not in kernels  # no op name, nothing to say
