@@ -54,7 +54,7 @@ def _main(argv):
     if other:
         label, kinds, busy_ms = other
         print(f"beside {label} ({args.compare}):")
-        ours = _trace_name(args.trace) if args.compare.endswith((".xplane.pb", ".xplane.pb.gz")) else "ours"
+        ours = _trace_name(args.trace) if _is_trace(args.compare) else "ours"
         print(format_kind_comparison(summary, kinds, busy_ms, label, ours))
     return 0
 
@@ -64,11 +64,15 @@ def _other_step(path, steps):
     PyTorch's profiled kernels."""
     from tas_keras.experiments.device_trace import kinds_of, summarize
 
-    if path.endswith((".xplane.pb", ".xplane.pb.gz")):
+    if _is_trace(path):
         other = summarize(path, steps)
         return _trace_name(path), other["by_kind"], other["busy_ms"]
     result = _torch_profile(path)
-    return "torch.compile" if result["compile"] else "torch eager", kinds_of(result["kd_profile"]["top"]), result["kd_profile"]["busy_ms"]
+    return "torch.compile" if result.get("compile") else "torch eager", kinds_of(result["kd_profile"]["top"]), result["kd_profile"]["busy_ms"]
+
+
+def _is_trace(path):
+    return path.endswith((".xplane.pb", ".xplane.pb.gz"))
 
 
 def _trace_name(path):
