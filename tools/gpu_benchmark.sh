@@ -19,13 +19,13 @@
 #   kd_callbacks  the KD step through fit() with a training run's callbacks and progress log (beside kd's
 #                 distill step: what the run's per-step hooks cost on the GPU)
 #   kd_torch      the KD step on Keras' torch backend (eager; README: a correctness path), for the record
-# Parts that no longer fit in BUDGET seconds are skipped (and say so). Everything lands in $OUT
-# (default ./gpu_bench): run.log, results.json (every part's JSON), kd / kd_shifted / tas.xplane.pb.gz
-# (the raw traces; python tools/trace_summary.py kd.xplane.pb.gz --steps 3 summarises one again anywhere JAX
-# is installed) and kd / kd_shifted / tas.hlo.txt.gz (each traced step's optimized HLO, which names the
-# layers behind each kernel: trace_summary.py --hlo); last, each traced KD step's top kernels with their
-# layers and its device time by kind beside torch.compile's kernels (trace_summary.py --compare), and the
-# tas step's beside the KD step's of the same depthwise form.
+# Parts that no longer fit in BUDGET seconds are skipped (and say so). Everything lands in $OUT (default
+# ./gpu_bench), in 8 files, the most a lent GPU machine sends back: run.log, results.json (every part's JSON),
+# kd / kd_shifted / tas.xplane.pb.gz (the raw traces; python tools/trace_summary.py kd.xplane.pb.gz --steps 3
+# summarises one again anywhere JAX is installed) and kd / kd_shifted / tas.hlo.txt.gz (each traced step's
+# optimized HLO, which names the layers behind each kernel: trace_summary.py --hlo); last, each traced KD
+# step's top kernels with their layers and its device time by kind beside torch.compile's kernels
+# (trace_summary.py --compare), and the tas step's beside the KD step's of the same depthwise form.
 #   bash tools/gpu_benchmark.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
