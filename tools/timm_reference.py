@@ -17,7 +17,7 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from torch_reference import kd_loss, time_calls, write_json  # the same loss and timing as our plain-PyTorch reference (tools/)
+from torch_reference import kd_loss, profile_kernels, time_calls, write_json  # the same loss, timing and profile as our plain-PyTorch reference (tools/)
 
 
 def parse_args(argv):
@@ -40,26 +40,6 @@ def parse_args(argv):
 def timed(fn, steps, warmup, batch):
     first, median = time_calls(fn, steps, warmup)
     return {"ms": 1000 * median, "images_per_s": batch / median, "compile_s": max(0.0, first - median)}
-
-
-def profile_kernels(fn, steps, cuda):
-    """Per-step device time (ms) and calls of every kernel (GPU) or operator (CPU) `steps` calls of fn run,
-    longest first (all of them: tools/trace_summary.py --compare sums them by kind)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    with profile(activities=activities) as prof:
-        for _ in range(steps):
-            fn()
-    rows = []
-    for e in prof.key_averages():
-        if cuda and e.device_type != torch.autograd.DeviceType.CUDA:
-            continue
-        us = (getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0)) if cuda else e.self_cpu_time_total
-        if us > 0:
-            rows.append((e.key, us / 1000 / steps, e.count // steps))
-    rows.sort(key=lambda r: -r[1])
-    return {"steps": steps, "busy_ms": sum(r[1] for r in rows), "top": rows}
 
 
 def main(argv=None):

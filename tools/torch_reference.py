@@ -274,15 +274,24 @@ def time_calls(fn, steps, warmup):
     return first, statistics.median(times)
 
 
-def trace_ops(fn, steps):
-    """[{"op", "ms", "calls"}] per step of `steps` calls of fn under torch.profiler, by own CPU time."""
+def profile_kernels(fn, steps, cuda):
+    """Per-step device time (ms) and calls of every kernel (GPU) or operator (CPU) `steps` calls of fn run,
+    longest first (all of them: tools/trace_summary.py --compare sums them by kind)."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
         for _ in range(steps):
             fn()
-    ops = [{"op": e.key, "ms": e.self_cpu_time_total / 1e3 / steps, "calls": e.count // steps} for e in prof.key_averages()]
-    return sorted((op for op in ops if op["ms"] > 0), key=lambda op: -op["ms"])
+    rows = []
+    for e in prof.key_averages():
+        if cuda and e.device_type != torch.autograd.DeviceType.CUDA:
+            continue
+        us = (getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0)) if cuda else e.self_cpu_time_total
+        if us > 0:
+            rows.append((e.key, us / 1000 / steps, e.count // steps))
+    rows.sort(key=lambda r: -r[1])
+    return {"steps": steps, "busy_ms": sum(r[1] for r in rows), "top": rows}
 
 
 def main(argv=None):
@@ -317,7 +326,8 @@ def main(argv=None):
             _, median = time_calls(fn, args.steps, args.warmup)
             run[name] = {"median_s": median, "images_per_s": batch / median}
         if args.trace and not channels_last:
-            report["trace"] = {"part": args.trace, "ops": trace_ops(calls[args.trace], args.steps)}
+            rows = profile_kernels(calls[args.trace], args.steps, cuda=False)["top"]
+            report["trace"] = {"part": args.trace, "ops": [{"op": op, "ms": ms, "calls": n} for op, ms, n in rows]}
         run["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         report["runs"].append(run)
     pair = {"micro": "convnext_micro -> resmlp_micro", "paper": "convnext_atto -> resmlp_12 (patch 4)"}[args.size]
