@@ -43,6 +43,10 @@ WORK=$(mktemp -d)
 start=$SECONDS
 exec > >(tee "$OUT/run.log") 2>&1
 
+quiet() {  # the log without absl's I/W/E0000 lines
+    grep -v -E "^(I|W|E)0000|^WARNING: All log"
+}
+
 part() {  # part NAME SECONDS_NEEDED COMMAND...: runs COMMAND when it still fits in BUDGET
     local name=$1 need=$2
     shift 2
@@ -52,7 +56,7 @@ part() {  # part NAME SECONDS_NEEDED COMMAND...: runs COMMAND when it still fits
         return
     fi
     echo "== $name (at $((SECONDS - start)) s)"
-    timeout "$left" "$@" 2>&1 | grep -v -E "^(I|W|E)0000|^WARNING: All log"
+    timeout "$left" "$@" 2>&1 | quiet
     echo "== $name: exit ${PIPESTATUS[0]} after $((SECONDS - start)) s"
 }
 
@@ -114,7 +118,7 @@ for part in kd kd_shifted; do  # where the gap to torch.compile lies, by kind
         hlo=()
         [[ -f "$OUT/$part.hlo.txt.gz" ]] && hlo=(--hlo "$OUT/$part.hlo.txt.gz")
         $PYTHON tools/trace_summary.py "$OUT/$part.xplane.pb.gz" --steps 3 --top 15 ${hlo[@]+"${hlo[@]}"} --compare "$WORK/timm_compile.json" 2>&1 \
-            | grep -v -E "^(I|W|E)0000|^WARNING: All log"
+            | quiet
     fi
 done
 kd_like=kd
@@ -122,6 +126,6 @@ kd_like=kd
 if [[ -f "$OUT/tas.xplane.pb.gz" && -f "$OUT/$kd_like.xplane.pb.gz" ]]; then  # what the tas step adds to the KD step, by kind
     echo "== tas, by kind beside $kd_like"
     $PYTHON tools/trace_summary.py "$OUT/tas.xplane.pb.gz" --steps 3 --top 0 --compare "$OUT/$kd_like.xplane.pb.gz" 2>&1 \
-        | grep -v -E "^(I|W|E)0000|^WARNING: All log"
+        | quiet
 fi
 echo "total $((SECONDS - start)) s"
