@@ -115,10 +115,12 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
 
     (xplane,) = (tmp_path / "trace").rglob("*.xplane.pb")
     hlo = max((tmp_path / "hlo").glob("*jit_train_step*after_optimizations.txt"), key=lambda p: p.stat().st_size)
-    layers = [source["layers"] for source in summarize(xplane, 2, hlo)["sources"].values()]
+    summary = summarize(xplane, 2, hlo)
+    layers = [source["layers"] for source in summary["sources"].values()]
     assert any("convnext_micro_features/stage" in line for line in layers)  # the teacher's layers
     assert any("resmlp_micro_patch4_32_features/block" in line and "(backward)" in line for line in layers)  # the student's gradients
-    assert "      from " in format_summary(summarize(xplane, 2, hlo)) and " GB/s" in format_summary(summarize(xplane, 2, hlo))
+    printed = format_summary(summary)
+    assert "      from " in printed and " GB/s" in printed
 
 
 def test_trace_kinds_and_busy_time():
@@ -165,28 +167,31 @@ def test_the_busy_window_leaves_out_fits_copy_only_lead_in_and_tail():
     assert summary["by_kind"] == {"elementwise fusion": 8, "copy / transpose": 0.5}  # the in-window copy only
 
 
+def _trace_summary(*args):
+    return subprocess.run([sys.executable, "tools/trace_summary.py", *map(str, args)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+def _kind_table(stdout):
+    """The lines of the by-kind comparison: its header, then a line per kind."""
+    lines = stdout.splitlines()
+    return lines[next(i for i, line in enumerate(lines) if "by kind, ms per step" in line):]
+
+
 def test_trace_summary_sets_the_step_beside_torch_compiles_kernels(tmp_path):
     """tools/trace_summary.py --compare on the H200 run's own trace and results (docs/gpu_runs)."""
     run = ROOT / "docs" / "gpu_runs" / "h200_2026-11-29"
-    proc = subprocess.run([sys.executable, "tools/trace_summary.py", str(run / "kd.xplane.pb.gz"), "--steps", "3", "--top", "0",
-                           "--compare", str(run / "results.json")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    proc = _trace_summary(run / "kd.xplane.pb.gz", "--steps", "3", "--top", "0", "--compare", run / "results.json")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = proc.stdout.splitlines()
-    header = next(i for i, line in enumerate(lines) if "by kind, ms per step" in line)
-    rows = {line.split()[0]: line.split()[-3:] for line in lines[header + 1:]}  # first word of the kind: its three numbers
+    rows = {line.split()[0]: line.split()[-3:] for line in _kind_table(proc.stdout)[1:]}  # first word of the kind: its three numbers
     ours, theirs, difference = map(float, rows["convolution"])
     assert ours > 2 * theirs and difference == pytest.approx(ours - theirs, abs=0.02)  # the teacher's depthwise convolutions
     assert float(rows["busy"][1]) == pytest.approx(21.59, abs=0.01)  # torch.compile's kernel time per step, as recorded
     # or beside another trace of ours (here the same one: every difference is zero)
-    proc = subprocess.run([sys.executable, "tools/trace_summary.py", str(run / "kd.xplane.pb.gz"), "--steps", "3", "--top", "0",
-                           "--compare", str(run / "kd.xplane.pb.gz")], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    lines = proc.stdout.splitlines()
-    header = next(i for i, line in enumerate(lines) if "by kind, ms per step" in line)
-    assert lines[header].split()[-3:] == ["kd", "kd", "difference"]
-    assert all(float(line.split()[-1]) == 0 for line in lines[header + 1:])
+    header, *rows = _kind_table(_trace_summary(run / "kd.xplane.pb.gz", "--steps", "3", "--top", "0", "--compare", run / "kd.xplane.pb.gz").stdout)
+    assert header.split()[-3:] == ["kd", "kd", "difference"]
+    assert all(float(line.split()[-1]) == 0 for line in rows)
     (tmp_path / "other.json").write_text('{"kd": {"ms": 1}}')
-    proc = subprocess.run([sys.executable, "tools/trace_summary.py", str(run / "kd.xplane.pb.gz"), "--compare", str(tmp_path / "other.json")],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    proc = _trace_summary(run / "kd.xplane.pb.gz", "--compare", tmp_path / "other.json")
     assert proc.returncode == 2 and proc.stderr.strip().endswith("with its timm_compile part.") and "Traceback" not in proc.stderr
 
 
