@@ -16,7 +16,10 @@ another trace of ours with as many steps (e.g. the `tas` step beside the KD step
 convolutions, the bytes one call reads and writes and the GB/s that makes (set it against the device's
 memory bandwidth), from the step's optimized HLO that XLA dumped while compiling it
 (`XLA_FLAGS=--xla_dump_to=DIR`, the largest `*jit_train_step*after_optimizations.txt` there;
-tools/gpu_benchmark.sh keeps it as <part>.hlo.txt.gz). JAX names ops by Keras layer scope.
+tools/gpu_benchmark.sh keeps it as <part>.hlo.txt.gz). JAX names ops by Keras layer scope. It also lists
+the cuDNN algorithm (engine) and workspace XLA's autotuner picked for each convolution; with --hlo and no
+trace, only that list:
+    python tools/trace_summary.py --hlo gpu_bench/kd.hlo.txt.gz
 """
 
 import json
@@ -31,14 +34,16 @@ from tas_keras.errors import InputError  # noqa: E402
 
 def _main(argv):
     p = ArgumentParser(description=__doc__)
-    p.add_argument("trace", help="an *.xplane.pb file, or one gzipped (*.xplane.pb.gz)")
+    p.add_argument("trace", nargs="?", help="an *.xplane.pb file, or one gzipped (*.xplane.pb.gz)")
     p.add_argument("--steps", type=int, default=1, help="steps the trace holds")
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--compare", metavar="FILE", help="another step: PyTorch's kernels (tools/timm_reference.py "
                    "--profile-steps JSON, or tools/gpu_benchmark.sh's results.json) or another *.xplane.pb(.gz) of ours")
     p.add_argument("--hlo", metavar="FILE", help="the step's optimized HLO text (plain or .gz) XLA dumped while compiling it")
     args = p.parse_args(argv)
-    if not os.path.isfile(args.trace):
+    if args.trace is None and not args.hlo:
+        raise InputError("Give a trace (*.xplane.pb or *.xplane.pb.gz), or --hlo FILE for the convolution algorithms alone.")
+    if args.trace is not None and not os.path.isfile(args.trace):
         raise InputError(f"No trace file at {args.trace!r}; give an *.xplane.pb or *.xplane.pb.gz file.")
     if args.hlo and not os.path.isfile(args.hlo):
         raise InputError(f"No HLO dump at {args.hlo!r}; give the *after_optimizations.txt (or .txt.gz) XLA wrote for the step.")
@@ -46,6 +51,8 @@ def _main(argv):
         raise InputError(f"--steps must be >= 1; got {args.steps}.")
     if args.compare and not os.path.isfile(args.compare):
         raise InputError(f"No file at --compare {args.compare!r}; give a timm_reference JSON, a gpu_benchmark results.json or an *.xplane.pb(.gz).")
+    if args.trace is None:
+        return _print_conv_algorithms(args.hlo)
     from tas_keras.experiments.device_trace import format_kind_comparison, format_summary, summarize
 
     other = _other_step(args.compare, args.steps) if args.compare else None
@@ -56,6 +63,13 @@ def _main(argv):
         print(f"beside {label} ({args.compare}):")
         ours = _trace_name(args.trace) if _is_trace(args.compare) else "ours"
         print(format_kind_comparison(summary, kinds, busy_ms, label, ours))
+    return _print_conv_algorithms(args.hlo) if args.hlo else 0
+
+
+def _print_conv_algorithms(hlo_path):
+    from tas_keras.experiments.hlo_sources import conv_algorithms, format_conv_algorithms, read_hlo
+
+    print(format_conv_algorithms(conv_algorithms(read_hlo(hlo_path))))
     return 0
 
 

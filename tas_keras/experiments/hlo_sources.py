@@ -13,6 +13,7 @@ say where a kernel comes from and how far from the memory bandwidth it ran.
 import collections
 import gzip
 import math
+import os
 import pathlib
 import re
 
@@ -23,7 +24,14 @@ _OP_NAME = re.compile(r'op_name="([^"]*)"')
 _ARRAY = re.compile(r"\b([a-z]+)(\d*)[a-z0-9]*\[([\d,]*)\]")  # "bf16[128,56,56,96]", "pred[]", "f8e4m3fn[4]"
 _WRAPPER = re.compile(r"\b(?:jit|pjit|jvp|transpose|vmap|remat|checkpoint|custom_jvp_call|custom_vjp_call)\(([^()]*)\)")
 
+_CUDNN_TARGET = re.compile(r'custom_call_target="__cudnn\$(conv\w*)"')
+_ALGO_ID = re.compile(r'"algo_id":"(-?\d+)"')
+_WORKSPACE = re.compile(r'"workspace_size":"(\d+)"')
+_CONV_KINDS = {"convForward": "forward", "convBiasActivationForward": "forward + bias", "convBackwardInput": "backward data",
+               "convBackwardFilter": "backward filter"}
+
 Kernel = collections.namedtuple("Kernel", "layers bytes")  # bytes: its result's plus its operands'
+ConvPick = collections.namedtuple("ConvPick", "kind shape engine workspace layers")
 
 
 def read_hlo(path):
@@ -83,18 +91,63 @@ def describe(op_names):
     scopes, ops, backward = collections.Counter(), [], False
     for op_name in op_names:
         backward = backward or "transpose(" in op_name
-        path = op_name
-        while True:  # jit(train_step)/transpose(jvp(model))/block/op -> train_step/model/block/op
-            unwrapped = _WRAPPER.sub(r"\1", path)
-            if unwrapped == path:
-                break
-            path = unwrapped
-        scope, _, op = path.removeprefix("train_step/").rpartition("/")
+        scope, op = _scope_and_op(op_name)
         scopes[scope] += 1
         if op not in ops:
             ops.append(op)
     scope = scopes.most_common(1)[0][0] or "(no layer)"
     return f"{scope}: {', '.join(ops[:4])}{', ...' if len(ops) > 4 else ''}{' (backward)' if backward else ''}"
+
+
+def _scope_and_op(op_name):
+    """("model/block/layer", "op") of a JAX op name: jit(train_step)/transpose(jvp(model))/block/layer/op."""
+    path = op_name
+    while True:
+        unwrapped = _WRAPPER.sub(r"\1", path)
+        if unwrapped == path:
+            break
+        path = unwrapped
+    scope, _, op = path.removeprefix("train_step/").rpartition("/")
+    return scope, op
+
+
+def conv_algorithms(text):
+    """The cuDNN algorithm XLA's autotuner picked for each convolution of an HLO module, grouped:
+    [ConvPick(kind, shape, engine, workspace, layers)], one per (kind, output shape, engine, workspace),
+    in the module's order. XLA picks once per distinct convolution (shape and kind) by timing each
+    candidate alone, so a pick that is slow inside the step shows here with its workspace size."""
+    picks = {}
+    for line in text.splitlines():
+        target = _CUDNN_TARGET.search(line)
+        instruction = _INSTRUCTION.match(line)
+        if not target or not instruction:
+            continue
+        result_type = _split_type(instruction.group(2))[0]
+        shape = _ARRAY.search(result_type)
+        engine, workspace = _ALGO_ID.search(line), _WORKSPACE.search(line)
+        op_name = _OP_NAME.search(line)
+        key = (_CONV_KINDS.get(target.group(1), target.group(1)), shape.group(0) if shape else "?",
+               int(engine.group(1)) if engine else None, int(workspace.group(1)) if workspace else 0)
+        layer = "(no layer)"
+        if op_name:
+            layer = _scope_and_op(op_name.group(1))[0] + (" (backward)" if "transpose(" in op_name.group(1) else "")
+        picks.setdefault(key, []).append(layer)
+    return [ConvPick(*key, layers) for key, layers in picks.items()]
+
+
+def format_conv_algorithms(picks):
+    """The table of `conv_algorithms`: one line per pick, its layers as first .. last (count)."""
+    if not picks:
+        return "cuDNN convolutions: none in this module"
+    lines = ["cuDNN convolutions (XLA's autotuned pick per shape):",
+             f"  {'kind':<16}{'output':<24}{'engine':>7}{'workspace MiB':>15}  layers"]
+    for pick in picks:
+        first, last = pick.layers[0], pick.layers[-1]
+        shared = len(os.path.commonprefix([first.split("/"), last.split("/")]))  # a/b/c .. a/d/c -> a/b/c .. d/c
+        layers = first if len(pick.layers) == 1 else f"{first} .. {'/'.join(last.split('/')[shared:])} ({len(pick.layers)})"
+        engine = "?" if pick.engine is None else pick.engine
+        lines.append(f"  {pick.kind:<16}{pick.shape:<24}{engine:>7}{pick.workspace / 2**20:>15.1f}  {layers}")
+    return "\n".join(lines)
 
 
 def _split_type(rest):

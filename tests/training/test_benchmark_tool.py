@@ -218,3 +218,29 @@ ENTRY %main.9 (Arg_0.1: bf16[128,56,56,96], Arg_1.2: bf16[96]) -> bf16[128,56,56
     assert kernels["loop_multiply_fusion_17"].layers == "convnext_tiny_features/stage1_block2/layer_scale: mul"
     assert kernels["loop_multiply_fusion_17"].bytes == 2 * (2 * 128 * 56 * 56 * 96) + 2 * 96  # the map in and out, the scale in
     assert "Arg_0.1" not in kernels  # no op name, nothing to say
+
+
+def test_conv_algorithms_read_the_autotuners_picks_from_the_h200_steps_hlo():
+    """The stored H200 KD step: XLA picked engine 22 with a 148 MiB workspace for the nine stage-3
+    depthwise convolutions and engine 5 without one for the other stages (README, the second GPU run)."""
+    from tas_keras.experiments.hlo_sources import conv_algorithms, read_hlo
+
+    picks = conv_algorithms(read_hlo(ROOT / "docs" / "gpu_runs" / "h200_2026-11-30" / "kd.hlo.txt.gz"))
+    depthwise = {pick.shape: pick for pick in picks if pick.kind == "forward" and pick.layers[0].endswith("/dwconv")}
+    assert set(depthwise) == {"bf16[128,56,56,96]", "bf16[128,28,28,192]", "bf16[128,14,14,384]", "bf16[128,7,7,768]"}
+    stage3 = depthwise["bf16[128,14,14,384]"]
+    assert (stage3.engine, stage3.workspace, len(stage3.layers)) == (22, 154742800, 9)
+    assert stage3.layers[0] == "convnext_tiny_features/stage3_block1/dwconv" and stage3.layers[-1].endswith("stage3_block9/dwconv")
+    assert all((pick.engine, pick.workspace, len(pick.layers)) == (5, 0, 3) for shape, pick in depthwise.items() if pick is not stage3)
+    assert sum(len(pick.layers) for pick in picks) == 24  # 18 depthwise, stem and 3 downsamplings; the student's patch embedding twice
+    assert any(pick.layers == ["resmlp_12_224_features/stem (backward)"] for pick in picks)
+
+
+def test_trace_summary_lists_the_convolution_picks_from_hlo_alone():
+    proc = _trace_summary("--hlo", ROOT / "docs" / "gpu_runs" / "h200_2026-11-30" / "tas.hlo.txt.gz")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = next(line for line in proc.stdout.splitlines() if "stage3_block1/dwconv" in line)
+    assert line.split()[:4] == ["forward", "bf16[128,14,14,384]", "22", "147.6"] and line.endswith("stage3_block9/dwconv (9)")
+    assert "backward filter" in proc.stdout  # the fused assistant's projector trains: its patch embedding's weight gradient
+    proc = _trace_summary()
+    assert proc.returncode == 2 and "--hlo FILE" in proc.stderr and "Traceback" not in proc.stderr
