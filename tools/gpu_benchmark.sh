@@ -7,13 +7,15 @@
 #   peak          the card's bf16 matmul rate (8192^3), the ceiling for achieved TFLOP/s
 #   timm_eager / timm_compile   tools/timm_reference.py: the same KD step in PyTorch + timm (the compiled
 #                 one's kernels profiled, to set beside our trace)
-#   kd_shifted    the KD step (and the teacher forward) with depthwise convolutions as a sum of shifted views
-#                 (--depthwise shifted: one fused XLA loop, no cuDNN layout transposes; a lever to try), traced
-# The parts below take the depthwise convolutions of the faster of kd and kd_shifted:
-#   kd_lhs        the KD step with XLA's latency-hiding scheduler on (a lever to try)
-#   kd_spe4       the KD step with 4 steps per compiled call (fewer host round trips; a lever to try)
-#   tas           the published TAS formulation (fused assistant), distill step only, traced (its step
-#                 measured faster than KD's in the first H200 run: the traces set side by side tell why)
+#   kd_again      the same KD step again, in a new process: XLA's autotuner picks each convolution's cuDNN
+#                 algorithm per process by timing the candidates alone, and on the 2026-11-30 H200 run the pick
+#                 for ConvNeXt-T's stage-3 depthwise convolutions (engine 22, 148 MiB workspace) cost ~7 ms a
+#                 step in some processes and not in others; every part lists its picks (trace_summary.py --hlo)
+#   kd_autotune0  the KD step with XLA's autotuning off (--xla_gpu_autotune_level=0: cuDNN's and cuBLAS'
+#                 heuristics pick; a lever to try against that variance)
+#   kd_lhs        the KD step with XLA's latency-hiding scheduler on (22.3 ms on 2026-11-30, against 30.0
+#                 for kd: a lever, or the lucky pick above; its picks tell which)
+#   tas           the published TAS formulation (fused assistant), distill step only, traced (beside KD's)
 #   keras_kd      the same KD step through Keras' own keras.distillation.Distiller (same models, fit())
 #   tas_branch    our branch assistant (tas_branch), distill step only
 #   kd_callbacks  the KD step through fit() with a training run's callbacks and progress log (beside kd's
@@ -21,11 +23,11 @@
 #   kd_torch      the KD step on Keras' torch backend (eager; README: a correctness path), for the record
 # Parts that no longer fit in BUDGET seconds are skipped (and say so). Everything lands in $OUT (default
 # ./gpu_bench), in 8 files, the most a lent GPU machine sends back: run.log, results.json (every part's JSON),
-# kd / kd_shifted / tas.xplane.pb.gz (the raw traces; python tools/trace_summary.py kd.xplane.pb.gz --steps 3
-# summarises one again anywhere JAX is installed) and kd / kd_shifted / tas.hlo.txt.gz (each traced step's
-# optimized HLO, which names the layers behind each kernel: trace_summary.py --hlo); last, each traced KD
-# step's top kernels with their layers and its device time by kind beside torch.compile's kernels
-# (trace_summary.py --compare), and the tas step's beside the KD step's of the same depthwise form.
+# kd / tas.xplane.pb.gz (the raw traces; python tools/trace_summary.py kd.xplane.pb.gz --steps 3
+# summarises one again anywhere JAX is installed) and kd / tas / kd_again / kd_autotune0.hlo.txt.gz (each
+# step's optimized HLO, which names the layers behind each kernel and the convolutions' algorithms:
+# trace_summary.py --hlo); last, the KD step's top kernels with their layers and its device time by kind
+# beside torch.compile's kernels (trace_summary.py --compare), and the tas step's beside the KD step's.
 #   bash tools/gpu_benchmark.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +49,7 @@ quiet() {  # the log without absl's I/W/E0000 lines
     grep -v -E "^(I|W|E)0000|^WARNING: All log"
 }
 
-part() {  # part NAME SECONDS_NEEDED COMMAND...: runs COMMAND when it still fits in BUDGET
+part() {  # part NAME SECONDS_NEEDED COMMAND...: runs COMMAND when it still fits in BUDGET, then lists its convolutions' picks
     local name=$1 need=$2
     shift 2
     local left=$((BUDGET - (SECONDS - start)))
@@ -56,45 +58,39 @@ part() {  # part NAME SECONDS_NEEDED COMMAND...: runs COMMAND when it still fits
         return
     fi
     echo "== $name (at $((SECONDS - start)) s)"
-    timeout "$left" "$@" 2>&1 | quiet
+    # XLA dumps each compiled train step's optimized HLO (kernels -> layers, convolution algorithms)
+    XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$WORK/hlo_$name --xla_dump_hlo_module_re=.*train_step.*" \
+        timeout "$left" "$@" 2>&1 | quiet
     echo "== $name: exit ${PIPESTATUS[0]} after $((SECONDS - start)) s"
+    local hlo
+    hlo=$(largest_hlo "$WORK/hlo_$name")
+    if [[ -n $hlo ]]; then
+        $PYTHON tools/trace_summary.py --hlo "$hlo" 2>&1 | quiet
+    fi
 }
 
-dump_hlo() {  # XLA_FLAGS that also dump the compiled train steps' optimized HLO of part $1 (kernels -> layers)
-    echo "${XLA_FLAGS:-} --xla_dump_to=$WORK/hlo_$1 --xla_dump_hlo_module_re=.*train_step.*"
+largest_hlo() {  # the largest optimized train step XLA dumped in folder $1 (the distill step), or nothing
+    ls -S "$1"/*jit_train_step*after_optimizations.txt 2>/dev/null | head -n 1
 }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PYTHON -c "import jax, keras; print('jax', jax.__version__, 'keras', keras.__version__, jax.devices())"
 BENCH=($PYTHON tools/benchmark.py --pair convnext_mlp $PAIR_ARGS --batch-size "$BATCH" --steps "$STEPS" --warmup 3 --set precision=mixed_bfloat16)
 TIMM=($PYTHON tools/timm_reference.py --batch-size "$BATCH" --steps "$STEPS" --classes 10 $TIMM_ARGS)
-XLA_FLAGS=$(dump_hlo kd) part kd 150 "${BENCH[@]}" --method kd --parts teacher_forward student_step distill_step --trace "$WORK/trace_kd" --json "$WORK/kd.json"
+part kd 150 "${BENCH[@]}" --method kd --parts teacher_forward student_step distill_step --trace "$WORK/trace_kd" --json "$WORK/kd.json"
 part peak 30 $PYTHON -c "from tas_keras.experiments.timing import matmul_peak_gflops as p; import json; \
 json.dump({'size': $PEAK_SIZE, 'dtype': 'bfloat16', 'gflops': p($PEAK_SIZE, 'bfloat16')}, open('$WORK/peak.json', 'w')); print(open('$WORK/peak.json').read())"
 part timm_eager 40 "${TIMM[@]}" --json "$WORK/timm_eager.json"
 part timm_compile 150 "${TIMM[@]}" --compile --profile-steps 3 --json "$WORK/timm_compile.json"
-XLA_FLAGS=$(dump_hlo kd_shifted) part kd_shifted 90 "${BENCH[@]}" --method kd --depthwise shifted --parts teacher_forward distill_step --trace "$WORK/trace_kd_shifted" \
-    --json "$WORK/kd_shifted.json"
-# the levers below build on the faster of the two KD steps above
-DEPTHWISE=$($PYTHON - "$WORK" <<'EOF'
-import json, pathlib, sys
-def step(name):
-    try:
-        return json.loads((pathlib.Path(sys.argv[1]) / f"{name}.json").read_text())["runs"][0]["distill_step"]["median_s"]
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return float("inf")
-print("shifted" if step("kd_shifted") < step("kd") else "conv")
-EOF
-)
-echo "== depthwise convolutions from here on: $DEPTHWISE (the faster KD step of kd and kd_shifted)"
-BEST=("${BENCH[@]}" --depthwise "$DEPTHWISE")
+part kd_again 60 "${BENCH[@]}" --method kd --parts distill_step --json "$WORK/kd_again.json"
+XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" \
+    part kd_autotune0 60 "${BENCH[@]}" --method kd --parts teacher_forward distill_step --json "$WORK/kd_autotune0.json"
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_latency_hiding_scheduler=true" \
-    part kd_lhs 80 "${BEST[@]}" --method kd --parts distill_step --json "$WORK/kd_lhs.json"
-part kd_spe4 80 "${BEST[@]}" --method kd --parts distill_step --steps-per-execution 4 --json "$WORK/kd_spe4.json"
-XLA_FLAGS=$(dump_hlo tas) part tas 80 "${BEST[@]}" --method tas --parts distill_step --trace "$WORK/trace_tas" --json "$WORK/tas.json"
-part keras_kd 70 "${BEST[@]}" --method kd --parts keras_distiller --json "$WORK/keras_kd.json"
-part tas_branch 80 "${BEST[@]}" --method tas_branch --parts distill_step --json "$WORK/tas_branch.json"
-part kd_callbacks 70 "${BEST[@]}" --method kd --parts run_callbacks --json "$WORK/kd_callbacks.json"
+    part kd_lhs 60 "${BENCH[@]}" --method kd --parts distill_step --json "$WORK/kd_lhs.json"
+part tas 80 "${BENCH[@]}" --method tas --parts distill_step --trace "$WORK/trace_tas" --json "$WORK/tas.json"
+part keras_kd 70 "${BENCH[@]}" --method kd --parts keras_distiller --json "$WORK/keras_kd.json"
+part tas_branch 100 "${BENCH[@]}" --method tas_branch --parts distill_step --json "$WORK/tas_branch.json"
+part kd_callbacks 70 "${BENCH[@]}" --method kd --parts run_callbacks --json "$WORK/kd_callbacks.json"
 KERAS_BACKEND=torch part kd_torch 60 "${BENCH[@]}" --method kd --parts distill_step --json "$WORK/kd_torch.json"
 
 $PYTHON - "$WORK" "$OUT" <<'EOF'
@@ -106,26 +102,20 @@ for folder in sorted(work.glob("trace_*")):  # each traced part's raw trace, gzi
     traces = sorted(folder.glob("**/*.xplane.pb"))
     if traces:
         (out / f"{folder.name[len('trace_'):]}.xplane.pb.gz").write_bytes(gzip.compress(traces[-1].read_bytes()))
-for folder in sorted(work.glob("hlo_*")):  # each traced part's optimized train step (the largest: the distill step), gzipped
-    dumps = sorted(folder.glob("*jit_train_step*after_optimizations.txt"), key=lambda p: p.stat().st_size)
-    if dumps:
-        (out / f"{folder.name[len('hlo_'):]}.hlo.txt.gz").write_bytes(gzip.compress(dumps[-1].read_bytes()))
+for name in ("kd", "tas", "kd_again", "kd_autotune0"):  # four parts' optimized train steps (the largest: the distill step), gzipped
+    hlo = sorted((work / f"hlo_{name}").glob("*jit_train_step*after_optimizations.txt"), key=lambda p: p.stat().st_size)
+    if hlo:
+        (out / f"{name}.hlo.txt.gz").write_bytes(gzip.compress(hlo[-1].read_bytes()))
 print("parts with results:", ", ".join(results) or "none")
 EOF
-for part in kd kd_shifted; do  # where the gap to torch.compile lies, by kind
-    if [[ -f "$OUT/$part.xplane.pb.gz" && -f "$WORK/timm_compile.json" ]]; then
-        echo "== $part, by kind beside torch.compile"
-        hlo=()
-        [[ -f "$OUT/$part.hlo.txt.gz" ]] && hlo=(--hlo "$OUT/$part.hlo.txt.gz")
-        $PYTHON tools/trace_summary.py "$OUT/$part.xplane.pb.gz" --steps 3 --top 15 ${hlo[@]+"${hlo[@]}"} --compare "$WORK/timm_compile.json" 2>&1 \
-            | quiet
-    fi
-done
-kd_like=kd
-[[ $DEPTHWISE == shifted ]] && kd_like=kd_shifted
-if [[ -f "$OUT/tas.xplane.pb.gz" && -f "$OUT/$kd_like.xplane.pb.gz" ]]; then  # what the tas step adds to the KD step, by kind
-    echo "== tas, by kind beside $kd_like"
-    $PYTHON tools/trace_summary.py "$OUT/tas.xplane.pb.gz" --steps 3 --top 0 --compare "$OUT/$kd_like.xplane.pb.gz" 2>&1 \
-        | quiet
+if [[ -f "$OUT/kd.xplane.pb.gz" && -f "$WORK/timm_compile.json" ]]; then  # where the gap to torch.compile lies, by kind
+    echo "== kd, by kind beside torch.compile"
+    hlo=()
+    [[ -f "$OUT/kd.hlo.txt.gz" ]] && hlo=(--hlo "$OUT/kd.hlo.txt.gz")
+    $PYTHON tools/trace_summary.py "$OUT/kd.xplane.pb.gz" --steps 3 --top 15 ${hlo[@]+"${hlo[@]}"} --compare "$WORK/timm_compile.json" 2>&1 | quiet
+fi
+if [[ -f "$OUT/tas.xplane.pb.gz" && -f "$OUT/kd.xplane.pb.gz" ]]; then  # what the tas step adds to the KD step, by kind
+    echo "== tas, by kind beside kd"
+    $PYTHON tools/trace_summary.py "$OUT/tas.xplane.pb.gz" --steps 3 --top 0 --compare "$OUT/kd.xplane.pb.gz" 2>&1 | quiet
 fi
 echo "total $((SECONDS - start)) s"

@@ -5,10 +5,11 @@ first-stage 7x7 on 32x56x56x96 takes 793 ms forward on JAX (TensorFlow's oneDNN 
 67 ms). The same sum written as k*k shifted views of the input, each scaled by its kernel tap, is
 elementwise and XLA fuses it into one loop: 65 ms forward, and 1.2 s against 7.4 s forward +
 backward on JAX (`python tools/depthwise_benchmark.py`). Under TensorFlow's XLA its backward goes
-through slice gradients and is slower than XLA's convolution (6.2 against 2.7 s), and cuDNN on GPUs
-has not been measured against it. So "auto" takes the shifted sum where XLA compiles for a CPU and
-it pays: everywhere on JAX, and on TensorFlow in forward-only XLA functions (the teacher's), which
-trace inside `compiled_by_xla`; elsewhere the backend's convolution.
+through slice gradients and is slower than XLA's convolution (6.2 against 2.7 s), and on an H200 XLA
+fuses it into the next LayerNorm's reduction, which then runs far below the memory bandwidth (KD step
+30.9 against 30.0 ms with cuDNN; README, the second GPU run). So "auto" takes the shifted sum where XLA
+compiles for a CPU and it pays: everywhere on JAX, and on TensorFlow in forward-only XLA functions (the
+teacher's), which trace inside `compiled_by_xla`; elsewhere the backend's convolution.
 """
 
 import contextlib
