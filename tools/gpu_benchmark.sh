@@ -7,6 +7,9 @@
 #   peak          the card's bf16 matmul rate (8192^3), the ceiling for achieved TFLOP/s
 #   timm_eager / timm_compile   tools/timm_reference.py: the same KD step in PyTorch + timm (the compiled
 #                 one's kernels profiled, to set beside our trace)
+#   kd_pinned     the KD step replaying kd's autotuning results (--xla_gpu_load_autotune_results_from) with
+#                 every depthwise convolution on the algorithm that needs no workspace
+#                 (tools/pin_depthwise_algorithm.py): the step differs from kd's by that pick alone
 #   kd_again      the same KD step again, in a new process: XLA's autotuner picks each convolution's cuDNN
 #                 algorithm per process by timing the candidates alone, and on the 2026-11-30 H200 run the pick
 #                 for ConvNeXt-T's stage-3 depthwise convolutions (engine 22, 148 MiB workspace) cost ~7 ms a
@@ -77,11 +80,22 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PYTHON -c "import jax, keras; print('jax', jax.__version__, 'keras', keras.__version__, jax.devices())"
 BENCH=($PYTHON tools/benchmark.py --pair convnext_mlp $PAIR_ARGS --batch-size "$BATCH" --steps "$STEPS" --warmup 3 --set precision=mixed_bfloat16)
 TIMM=($PYTHON tools/timm_reference.py --batch-size "$BATCH" --steps "$STEPS" --classes 10 $TIMM_ARGS)
-part kd 150 "${BENCH[@]}" --method kd --parts teacher_forward student_step distill_step --trace "$WORK/trace_kd" --json "$WORK/kd.json"
+XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_dump_autotune_results_to=$WORK/autotune_kd.textproto" \
+    part kd 150 "${BENCH[@]}" --method kd --parts teacher_forward student_step distill_step --trace "$WORK/trace_kd" --json "$WORK/kd.json"
 part peak 30 $PYTHON -c "from tas_keras.experiments.timing import matmul_peak_gflops as p; import json; \
 json.dump({'size': $PEAK_SIZE, 'dtype': 'bfloat16', 'gflops': p($PEAK_SIZE, 'bfloat16')}, open('$WORK/peak.json', 'w')); print(open('$WORK/peak.json').read())"
 part timm_eager 40 "${TIMM[@]}" --json "$WORK/timm_eager.json"
 part timm_compile 150 "${TIMM[@]}" --compile --profile-steps 3 --json "$WORK/timm_compile.json"
+# kd's autotuning results with every depthwise convolution on the algorithm without a workspace, replayed
+if [[ -f $WORK/autotune_kd.textproto ]]; then
+    $PYTHON tools/pin_depthwise_algorithm.py "$WORK/autotune_kd.textproto" "$WORK/autotune_pinned.textproto" 2>&1 | quiet
+fi
+if [[ -f $WORK/autotune_pinned.textproto ]]; then
+    XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_load_autotune_results_from=$WORK/autotune_pinned.textproto" \
+        part kd_pinned 60 "${BENCH[@]}" --method kd --parts teacher_forward distill_step --json "$WORK/kd_pinned.json"
+else
+    echo "== kd_pinned: skipped (kd's autotuning picked no depthwise algorithm with a workspace, or wrote no results)"
+fi
 part kd_again 60 "${BENCH[@]}" --method kd --parts distill_step --json "$WORK/kd_again.json"
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" \
     part kd_autotune0 60 "${BENCH[@]}" --method kd --parts teacher_forward distill_step --json "$WORK/kd_autotune0.json"

@@ -244,3 +244,55 @@ def test_trace_summary_lists_the_convolution_picks_from_hlo_alone():
     assert "backward filter" in proc.stdout  # the fused assistant's projector trains: its patch embedding's weight gradient
     proc = _trace_summary()
     assert proc.returncode == 2 and "--hlo FILE" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _autotune_entry(shape, groups, algo, workspace, target="convForward"):
+    """One entry of XLA's text-format AutotuneResults, as --xla_gpu_dump_autotune_results_to writes it
+    (its HLO is quoted, with braces and escaped quotes inside)."""
+    knobs = "      tuning_knobs {\n        key: 2\n        value: 5\n      }\n" if workspace else ""
+    return f'''results {{
+  device: "CUDA: 9.0, Cores: 132, GPU clock: 1.98 GHz, Memory bandwidth: 4800 GB/s, L2 cache: 60 MB"
+  hlo: "(bf16[{shape}]{{3,2,1,0}}, u8[0]{{0}}) custom-call(bf16[{shape}]{{3,2,1,0}}, bf16[7,7,1,384]{{1,0,2,3}}), window={{size=7x7 pad=3_3x3_3}}, dim_labels=b01f_01io->b01f, feature_group_count={groups}, custom_call_target=\\"__cudnn${target}\\", backend_config={{\\"cudnn_conv_backend_config\\":{{\\"activation_mode\\":\\"kNone\\"}}}}"
+  result {{
+    scratch_bytes: {workspace}
+    run_time {{
+      nanos: 90000
+    }}
+    algorithm {{
+      algo_id: {algo}
+{knobs}      workspace_size {{
+        value: {workspace}
+      }}
+    }}
+  }}
+  version: 3
+}}
+'''
+
+
+def test_pin_depthwise_algorithm_gives_every_depthwise_convolution_the_pick_without_workspace(tmp_path):
+    from tas_keras.experiments.autotune_results import depthwise_results
+
+    text = "version: 3\n" + "".join([
+        _autotune_entry("128,56,56,96", 96, 5, 0),
+        _autotune_entry("128,14,14,384", 384, 22, 154742800),
+        _autotune_entry("128,14,14,384", 1, 10, 104333328),  # a dense convolution with a workspace: left alone
+        _autotune_entry("128,14,14,384", 384, 62, 4129040, target="convBackwardFilter"),  # not forward: left alone
+    ])
+    (tmp_path / "tuned.textproto").write_text(text)
+    proc = subprocess.run([sys.executable, "tools/pin_depthwise_algorithm.py", tmp_path / "tuned.textproto", tmp_path / "pinned.textproto"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "pinned 1" in proc.stdout and "bf16[128,14,14,384]" in proc.stdout
+    pinned = (tmp_path / "pinned.textproto").read_text()
+    assert [(r.shape, r.engine, r.workspace) for r in depthwise_results(pinned)] == [("bf16[128,56,56,96]", 5, 0), ("bf16[128,14,14,384]", 5, 0)]
+    assert pinned.count("algo_id: 10") == 1 and pinned.count("algo_id: 62") == 1 and "algo_id: 22" not in pinned
+    assert pinned.count('hlo: "') == 4 and pinned.count("feature_group_count=384") == 2  # the keys (device, HLO) are kept
+    # nothing to pin: says so and writes nothing; a bad output name is a one-line error
+    (tmp_path / "fine.textproto").write_text(pinned)
+    proc = subprocess.run([sys.executable, "tools/pin_depthwise_algorithm.py", tmp_path / "fine.textproto", tmp_path / "again.textproto"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0 and "nothing to pin" in proc.stdout and not (tmp_path / "again.textproto").exists()
+    proc = subprocess.run([sys.executable, "tools/pin_depthwise_algorithm.py", tmp_path / "tuned.textproto", tmp_path / "pinned.bin"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 2 and "pinned.bin" in proc.stderr and "Traceback" not in proc.stderr

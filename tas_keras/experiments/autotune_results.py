@@ -1,0 +1,106 @@
+"""XLA's GPU autotuning results, as text: which cuDNN algorithm each depthwise convolution got, and a copy
+with one algorithm for all of them.
+
+XLA times every candidate algorithm of each distinct convolution once per process and keeps the fastest.
+On an H200 that pick for ConvNeXt-T's stage-3 depthwise convolutions varied between processes, and one of
+the picks cost ~7 ms per KD step (README, the second GPU run). XLA writes its results with
+`XLA_FLAGS=--xla_gpu_dump_autotune_results_to=FILE.textproto` and reads them back, instead of timing
+again, with `--xla_gpu_load_autotune_results_from=FILE.textproto`. `pin_depthwise` rewrites such a file so
+that every depthwise forward convolution takes the algorithm of one that needs no workspace: loading it
+measures a step with that pick and nothing else changed.
+
+The file is a text-format `AutotuneResults` proto: `results { device: "..." hlo: "<the convolution>"
+result { ... algorithm { algo_id: N ... workspace_size { value: B } } } }` per tuned instruction. This
+module edits it as text (no protobuf schema needed), skipping over quoted strings, whose HLO holds braces.
+"""
+
+import collections
+import re
+
+_HLO = re.compile(r'\bhlo:\s*"((?:[^"\\]|\\.)*)"')
+_GROUPS = re.compile(r"feature_group_count=(\d+)")
+_SHAPE = re.compile(r"\b[a-z]+\d*\[[\d,]*\]")
+_ALGO_ID = re.compile(r"\balgo_id:\s*(-?\d+)")
+_WORKSPACE = re.compile(r"\bworkspace_size\s*\{\s*value:\s*(\d+)")
+
+DepthwiseResult = collections.namedtuple("DepthwiseResult", "shape engine workspace start end")  # start, end: its result block
+
+
+def depthwise_results(text):
+    """[DepthwiseResult] for each depthwise forward convolution (cuDNN, more than one group) in a text-format
+    AutotuneResults: its output shape, the engine and workspace picked, and where its `result { }` block is."""
+    found = []
+    for entry_start, entry_end in _blocks(text, "results", 0, len(text)):
+        hlo = _HLO.search(text, entry_start, entry_end)
+        if not hlo or "__cudnn$convForward" not in hlo.group(1):
+            continue
+        groups = _GROUPS.search(hlo.group(1))
+        if not groups or int(groups.group(1)) < 2:
+            continue
+        blocks = list(_blocks(text, "result", text.index("{", entry_start) + 1, entry_end - 1))  # inside the entry's braces
+        if not blocks:
+            continue
+        start, end = blocks[0]
+        result = text[start:end]
+        engine, workspace = _ALGO_ID.search(result), _WORKSPACE.search(result)
+        shape = _SHAPE.search(hlo.group(1))
+        found.append(DepthwiseResult(shape.group(0) if shape else "?", int(engine.group(1)) if engine else None,
+                                     int(workspace.group(1)) if workspace else 0, start, end))
+    return found
+
+
+def pin_depthwise(text):
+    """(new text, [DepthwiseResult changed]): every depthwise forward convolution that needs a workspace
+    takes the `result` block (the algorithm) of the first one that needs none. Nothing changes when all
+    need none, or none does."""
+    results = depthwise_results(text)
+    donor = next((r for r in results if r.workspace == 0 and r.engine is not None), None)
+    changed = [r for r in results if r.workspace > 0]
+    if donor is None or not changed:
+        return text, []
+    pinned = text[donor.start:donor.end]
+    for r in sorted(changed, key=lambda r: r.start, reverse=True):  # from the end, so earlier offsets hold
+        text = text[:r.start] + pinned + text[r.end:]
+    return text, changed
+
+
+def _blocks(text, name, start, end):
+    """(start, end) of each `name { ... }` block directly inside text[start:end], braces inside quoted
+    strings skipped."""
+    depth, i, block_start = 0, start, None
+    opening = re.compile(r"\b" + re.escape(name) + r"\s*\{")
+    while i < end:
+        char = text[i]
+        if char == '"':
+            i = _string_end(text, i)
+            continue
+        if char == "{":
+            if depth == 0 and block_start is None:
+                match = opening.match(text, _word_start(text, i))
+                if match and match.end() == i + 1:
+                    block_start = match.start()
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0 and block_start is not None:
+                yield block_start, i + 1
+                block_start = None
+        i += 1
+
+
+def _string_end(text, quote):
+    """The index after the string that opens at text[quote]."""
+    i = quote + 1
+    while i < len(text) and text[i] != '"':
+        i += 2 if text[i] == "\\" else 1
+    return i + 1
+
+
+def _word_start(text, brace):
+    """Where the field name before the brace at text[brace] starts ("result {" -> the r)."""
+    i = brace - 1
+    while i >= 0 and text[i].isspace():
+        i -= 1
+    while i >= 0 and (text[i].isalnum() or text[i] == "_"):
+        i -= 1
+    return i + 1
