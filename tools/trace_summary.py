@@ -43,6 +43,8 @@ def _main(argv):
     args = p.parse_args(argv)
     if args.trace is None and not args.hlo:
         raise InputError("Give a trace (*.xplane.pb or *.xplane.pb.gz), or --hlo FILE for the convolution algorithms alone.")
+    if args.trace is None and args.compare:
+        raise InputError(f"--compare {args.compare!r} sets a trace beside another step; give the trace too.")
     if args.trace is not None and not os.path.isfile(args.trace):
         raise InputError(f"No trace file at {args.trace!r}; give an *.xplane.pb or *.xplane.pb.gz file.")
     if args.hlo and not os.path.isfile(args.hlo):

@@ -244,6 +244,8 @@ def test_trace_summary_lists_the_convolution_picks_from_hlo_alone():
     assert "backward filter" in proc.stdout  # the fused assistant's projector trains: its patch embedding's weight gradient
     proc = _trace_summary()
     assert proc.returncode == 2 and "--hlo FILE" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _trace_summary("--hlo", ROOT / "docs" / "gpu_runs" / "h200_2026-11-30" / "tas.hlo.txt.gz", "--compare", "results.json")
+    assert proc.returncode == 2 and "give the trace too" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def _autotune_entry(shape, groups, algo, workspace, target="convForward"):
