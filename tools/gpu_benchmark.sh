@@ -29,7 +29,10 @@
 # kd / tas.xplane.pb.gz (the raw traces; python tools/trace_summary.py kd.xplane.pb.gz --steps 3
 # summarises one again anywhere JAX is installed) and kd / tas / kd_again / kd_autotune0.hlo.txt.gz (each
 # step's optimized HLO, which names the layers behind each kernel and the convolutions' algorithms:
-# trace_summary.py --hlo); last, the KD step's top kernels with their layers and its device time by kind
+# trace_summary.py --hlo), with, in results.json, every candidate XLA's autotuner timed for kd's step
+# ("autotune_logs_kd", gzipped and base64-encoded: python -c "import base64, gzip, json, sys;
+# sys.stdout.buffer.write(gzip.decompress(base64.b64decode(json.load(open('results.json'))['autotune_logs_kd']['gzip_base64'])))");
+# last, the KD step's top kernels with their layers and its device time by kind
 # beside torch.compile's kernels (trace_summary.py --compare), and the tas step's beside the KD step's.
 #   bash tools/gpu_benchmark.sh
 set -uo pipefail
@@ -80,8 +83,22 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PYTHON -c "import jax, keras; print('jax', jax.__version__, 'keras', keras.__version__, jax.devices())"
 BENCH=($PYTHON tools/benchmark.py --pair convnext_mlp $PAIR_ARGS --batch-size "$BATCH" --steps "$STEPS" --warmup 3 --set precision=mixed_bfloat16)
 TIMM=($PYTHON tools/timm_reference.py --batch-size "$BATCH" --steps "$STEPS" --classes 10 $TIMM_ARGS)
-XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_dump_autotune_results_to=$WORK/autotune_kd.textproto" \
-    part kd 150 "${BENCH[@]}" --method kd --parts teacher_forward student_step distill_step --trace "$WORK/trace_kd" --json "$WORK/kd.json"
+# An XLA flag this jaxlib does not know aborts the process, so the autotuning dumps are asked for only
+# where its libraries name them.
+KNOWN=$($PYTHON - xla_gpu_dump_autotune_results_to xla_gpu_load_autotune_results_from xla_gpu_dump_autotune_logs_to <<'EOF'
+import pathlib, sys, jaxlib
+site = pathlib.Path(jaxlib.__file__).parent.parent
+libraries = [*site.joinpath("jaxlib").rglob("*.so"), *(p for d in site.glob("jax_cuda*") for p in d.rglob("*.so"))]
+data = [p.read_bytes() for p in libraries]
+print(" ".join(flag for flag in sys.argv[1:] if any(flag.encode() in d for d in data)))
+EOF
+)
+DUMPS=""
+[[ " $KNOWN " == *" xla_gpu_load_autotune_results_from "* && " $KNOWN " == *" xla_gpu_dump_autotune_results_to "* ]] \
+    && DUMPS="--xla_gpu_dump_autotune_results_to=$WORK/autotune_kd.textproto"
+[[ " $KNOWN " == *" xla_gpu_dump_autotune_logs_to "* ]] && DUMPS="$DUMPS --xla_gpu_dump_autotune_logs_to=$WORK/autotune_logs_kd.textproto"
+echo "autotuning dumps: ${DUMPS:-none (this jaxlib does not know the flags)}"
+XLA_FLAGS="${XLA_FLAGS:-} $DUMPS" part kd 150 "${BENCH[@]}" --method kd --parts teacher_forward student_step distill_step --trace "$WORK/trace_kd" --json "$WORK/kd.json"
 part peak 30 $PYTHON -c "from tas_keras.experiments.timing import matmul_peak_gflops as p; import json; \
 json.dump({'size': $PEAK_SIZE, 'dtype': 'bfloat16', 'gflops': p($PEAK_SIZE, 'bfloat16')}, open('$WORK/peak.json', 'w')); print(open('$WORK/peak.json').read())"
 part timm_eager 40 "${TIMM[@]}" --json "$WORK/timm_eager.json"
@@ -108,9 +125,12 @@ part kd_callbacks 70 "${BENCH[@]}" --method kd --parts run_callbacks --json "$WO
 KERAS_BACKEND=torch part kd_torch 60 "${BENCH[@]}" --method kd --parts distill_step --json "$WORK/kd_torch.json"
 
 $PYTHON - "$WORK" "$OUT" <<'EOF'
-import gzip, json, pathlib, sys
+import base64, gzip, json, pathlib, sys
 work, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 results = {p.stem: json.loads(p.read_text()) for p in sorted(work.glob("*.json"))}
+logs = work / "autotune_logs_kd.textproto"  # every candidate XLA timed for kd's instructions: why it picked what it picked
+if logs.is_file():
+    results["autotune_logs_kd"] = {"gzip_base64": base64.b64encode(gzip.compress(logs.read_bytes())).decode()}
 (out / "results.json").write_text(json.dumps(results, indent=1))
 for folder in sorted(work.glob("trace_*")):  # each traced part's raw trace, gzipped: kd.xplane.pb.gz, ...
     traces = sorted(folder.glob("**/*.xplane.pb"))
