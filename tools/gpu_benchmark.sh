@@ -70,8 +70,8 @@ part() {  # part NAME SECONDS_NEEDED COMMAND...: runs COMMAND when it still fits
     echo "== $name: exit ${PIPESTATUS[0]} after $((SECONDS - start)) s"
     local hlo
     hlo=$(largest_hlo "$WORK/hlo_$name")
-    if [[ -n $hlo ]]; then
-        $PYTHON tools/trace_summary.py --hlo "$hlo" 2>&1 | quiet
+    if [[ -n $hlo ]]; then  # without the part's XLA_FLAGS: a compile here would rewrite its autotuning dump
+        env -u XLA_FLAGS $PYTHON tools/trace_summary.py --hlo "$hlo" 2>&1 | quiet
     fi
 }
 
