@@ -103,6 +103,10 @@ part peak 30 $PYTHON -c "from tas_keras.experiments.timing import matmul_peak_gf
 json.dump({'size': $PEAK_SIZE, 'dtype': 'bfloat16', 'gflops': p($PEAK_SIZE, 'bfloat16')}, open('$WORK/peak.json', 'w')); print(open('$WORK/peak.json').read())"
 part timm_eager 40 "${TIMM[@]}" --json "$WORK/timm_eager.json"
 part timm_compile 150 "${TIMM[@]}" --compile --profile-steps 3 --json "$WORK/timm_compile.json"
+if [[ -f $WORK/autotune_logs_kd.textproto ]]; then  # what XLA timed for kd's depthwise convolutions, and so picked
+    echo "== kd's depthwise convolutions: every algorithm XLA's autotuner timed, alone on the device"
+    $PYTHON tools/autotune_log.py "$WORK/autotune_logs_kd.textproto" --match dwconv 2>&1 | quiet
+fi
 # kd's autotuning results with every depthwise convolution on the algorithm without a workspace, replayed
 if [[ -f $WORK/autotune_kd.textproto ]]; then
     $PYTHON tools/pin_depthwise_algorithm.py "$WORK/autotune_kd.textproto" "$WORK/autotune_pinned.textproto" 2>&1 | quiet

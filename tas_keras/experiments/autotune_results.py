@@ -104,3 +104,39 @@ def _word_start(text, brace):
     while i >= 0 and (text[i].isalnum() or text[i] == "_"):
         i -= 1
     return i + 1
+
+
+_OP_NAME = re.compile(r'\bop_name:\s*"((?:[^"\\]|\\.)*)"')
+_RUN_TIME = re.compile(r"\brun_time\s*\{([^}]*)\}")
+_SECONDS = re.compile(r"\bseconds:\s*(\d+)")
+_NANOS = re.compile(r"\bnanos:\s*(\d+)")
+_FAILURE_KIND = re.compile(r"\bfailure\s*\{[^}]*?\bkind:\s*(\w+)")
+_SCRATCH = re.compile(r"\bscratch_bytes:\s*(\d+)")
+
+Candidate = collections.namedtuple("Candidate", "engine workspace ms failure")  # ms None for a failed one
+
+
+def logged_convolutions(text):
+    """[(op name, [Candidate])] for each cuDNN convolution in XLA's text-format autotuning log
+    (`--xla_gpu_dump_autotune_logs_to=FILE.textproto`: one `logs { instr { ... } results { ... } ... }`
+    per tuned instruction, every candidate it timed), candidates fastest first, failed ones last."""
+    found = []
+    for start, end in _blocks(text, "logs", 0, len(text)):
+        if "__cudnn$conv" not in text[start:end]:
+            continue
+        op_name = _OP_NAME.search(text, start, end)
+        candidates = []
+        for result_start, result_end in _blocks(text, "results", text.index("{", start) + 1, end - 1):
+            result = text[result_start:result_end]
+            engine, workspace, scratch = _ALGO_ID.search(result), _WORKSPACE.search(result), _SCRATCH.search(result)
+            run_time, failure = _RUN_TIME.search(result), _FAILURE_KIND.search(result)
+            ms = None
+            if run_time and not failure and "failure" not in result:
+                seconds, nanos = _SECONDS.search(run_time.group(1)), _NANOS.search(run_time.group(1))
+                ms = (int(seconds.group(1)) if seconds else 0) * 1e3 + (int(nanos.group(1)) if nanos else 0) / 1e6
+            bytes_ = workspace or scratch
+            candidates.append(Candidate(int(engine.group(1)) if engine else None, int(bytes_.group(1)) if bytes_ else 0, ms,
+                                        (failure.group(1) if failure else "UNKNOWN") if "failure" in result else None))
+        candidates.sort(key=lambda c: (c.ms is None, c.ms or 0))
+        found.append((op_name.group(1) if op_name else "?", candidates))
+    return found

@@ -1,0 +1,53 @@
+"""What XLA's GPU autotuner timed for each convolution, and what it picked: reads its autotuning log.
+
+    XLA_FLAGS=--xla_gpu_dump_autotune_logs_to=log.textproto python tools/benchmark.py ...   # writes one
+    python tools/autotune_log.py log.textproto --match dwconv
+
+For each cuDNN convolution XLA tuned (one per distinct shape: the first layer that has it names it), every
+candidate algorithm (engine), fastest first, with its time alone on the device, its workspace, and why a
+failed one failed (tas_keras.experiments.autotune_results.logged_convolutions). XLA keeps the fastest;
+set its time beside what the convolution costs inside the step (tools/trace_summary.py). tools/gpu_benchmark.sh
+keeps its KD step's log in results.json ("autotune_logs_kd").
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
+from tas_keras.errors import InputError  # noqa: E402
+from tas_keras.experiments.autotune_results import logged_convolutions  # noqa: E402
+
+
+def _main(argv):
+    p = ArgumentParser(description=__doc__)
+    p.add_argument("log", help="XLA's autotuning log in text format (--xla_gpu_dump_autotune_logs_to=FILE.textproto)")
+    p.add_argument("--match", default="", help="only convolutions whose op name contains this (e.g. dwconv)")
+    p.add_argument("--top", type=int, default=6, help="candidates shown per convolution")
+    args = p.parse_args(argv)
+    if not os.path.isfile(args.log):
+        raise InputError(f"No autotuning log at {args.log!r}; give the text file XLA wrote with --xla_gpu_dump_autotune_logs_to=FILE.textproto.")
+    if args.top < 1:
+        raise InputError(f"--top must be >= 1; got {args.top}.")
+    with open(args.log) as f:
+        convolutions = [(name, c) for name, c in logged_convolutions(f.read()) if args.match in name]
+    if not convolutions:
+        print(f"no cuDNN convolutions{' matching ' + repr(args.match) if args.match else ''} in {args.log}")
+        return 0
+    for name, candidates in convolutions:
+        print(name)
+        for c in candidates[:args.top]:
+            timing = f"{c.ms:8.3f} ms" if c.ms is not None else f"failed ({c.failure})"
+            print(f"    engine {c.engine!s:>4}  {timing}  workspace {c.workspace / 2**20:.1f} MiB")
+        if len(candidates) > args.top:
+            print(f"    ... {len(candidates) - args.top} more")
+    return 0
+
+
+def main(argv=None):
+    return run_cli(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
