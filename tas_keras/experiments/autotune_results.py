@@ -30,22 +30,16 @@ def depthwise_results(text):
     """[DepthwiseResult] for each depthwise forward convolution (cuDNN, more than one group) in a text-format
     AutotuneResults: its output shape, the engine and workspace picked, and where its `result { }` block is."""
     found = []
-    for entry_start, entry_end in _blocks(text, "results", 0, len(text)):
-        hlo = _HLO.search(text, entry_start, entry_end)
-        if not hlo or "__cudnn$convForward" not in hlo.group(1):
+    for entry in _blocks(text, "results", 0, len(text)):
+        hlo = _HLO.search(text, *entry)
+        if not hlo or "__cudnn$convForward" not in hlo.group(1) or _number(_GROUPS, hlo.group(1), 1) < 2:
             continue
-        groups = _GROUPS.search(hlo.group(1))
-        if not groups or int(groups.group(1)) < 2:
+        start, end = next(_inside(text, entry, "result"), (None, None))
+        if start is None:
             continue
-        blocks = list(_blocks(text, "result", text.index("{", entry_start) + 1, entry_end - 1))  # inside the entry's braces
-        if not blocks:
-            continue
-        start, end = blocks[0]
         result = text[start:end]
-        engine, workspace = _ALGO_ID.search(result), _WORKSPACE.search(result)
         shape = _SHAPE.search(hlo.group(1))
-        found.append(DepthwiseResult(shape.group(0) if shape else "?", int(engine.group(1)) if engine else None,
-                                     int(workspace.group(1)) if workspace else 0, start, end))
+        found.append(DepthwiseResult(shape.group(0) if shape else "?", _number(_ALGO_ID, result), _number(_WORKSPACE, result, 0), start, end))
     return found
 
 
@@ -121,22 +115,32 @@ def logged_convolutions(text):
     (`--xla_gpu_dump_autotune_logs_to=FILE.textproto`: one `logs { instr { ... } results { ... } ... }`
     per tuned instruction, every candidate it timed), candidates fastest first, failed ones last."""
     found = []
-    for start, end in _blocks(text, "logs", 0, len(text)):
-        if "__cudnn$conv" not in text[start:end]:
+    for log in _blocks(text, "logs", 0, len(text)):
+        if "__cudnn$conv" not in text[slice(*log)]:
             continue
-        op_name = _OP_NAME.search(text, start, end)
+        op_name = _OP_NAME.search(text, *log)
         candidates = []
-        for result_start, result_end in _blocks(text, "results", text.index("{", start) + 1, end - 1):
-            result = text[result_start:result_end]
-            engine, workspace, scratch = _ALGO_ID.search(result), _WORKSPACE.search(result), _SCRATCH.search(result)
-            run_time, failure = _RUN_TIME.search(result), _FAILURE_KIND.search(result)
+        for result_block in _inside(text, log, "results"):
+            result = text[slice(*result_block)]
+            failed, run_time = "failure" in result, _RUN_TIME.search(result)
             ms = None
-            if run_time and not failure and "failure" not in result:
-                seconds, nanos = _SECONDS.search(run_time.group(1)), _NANOS.search(run_time.group(1))
-                ms = (int(seconds.group(1)) if seconds else 0) * 1e3 + (int(nanos.group(1)) if nanos else 0) / 1e6
-            bytes_ = workspace or scratch
-            candidates.append(Candidate(int(engine.group(1)) if engine else None, int(bytes_.group(1)) if bytes_ else 0, ms,
-                                        (failure.group(1) if failure else "UNKNOWN") if "failure" in result else None))
+            if run_time and not failed:
+                ms = _number(_SECONDS, run_time.group(1), 0) * 1e3 + _number(_NANOS, run_time.group(1), 0) / 1e6
+            workspace, failure = _number(_WORKSPACE, result), _FAILURE_KIND.search(result)
+            candidates.append(Candidate(_number(_ALGO_ID, result), workspace if workspace is not None else _number(_SCRATCH, result, 0), ms,
+                                        (failure.group(1) if failure else "UNKNOWN") if failed else None))
         candidates.sort(key=lambda c: (c.ms is None, c.ms or 0))
         found.append((op_name.group(1) if op_name else "?", candidates))
     return found
+
+
+def _number(pattern, text, default=None):
+    """The integer `pattern`'s first group matches in `text`, or `default`."""
+    match = pattern.search(text)
+    return int(match.group(1)) if match else default
+
+
+def _inside(text, block, name):
+    """The `name { ... }` blocks directly inside `block`, the (start, end) of another block in `text`."""
+    start, end = block
+    return _blocks(text, name, text.index("{", start) + 1, end - 1)
