@@ -54,7 +54,10 @@ def _main(argv):
     if args.compare and not os.path.isfile(args.compare):
         raise InputError(f"No file at --compare {args.compare!r}; give a timm_reference JSON, a gpu_benchmark results.json or an *.xplane.pb(.gz).")
     if args.trace is None:
-        return _print_conv_algorithms(args.hlo)
+        from tas_keras.experiments.hlo_sources import conv_algorithms, format_conv_algorithms, read_hlo
+
+        print(format_conv_algorithms(conv_algorithms(read_hlo(args.hlo))))
+        return 0
     from tas_keras.experiments.device_trace import format_kind_comparison, format_summary, summarize
 
     other = _other_step(args.compare, args.steps) if args.compare else None
@@ -65,13 +68,10 @@ def _main(argv):
         print(f"beside {label} ({args.compare}):")
         ours = _trace_name(args.trace) if _is_trace(args.compare) else "ours"
         print(format_kind_comparison(summary, kinds, busy_ms, label, ours))
-    return _print_conv_algorithms(args.hlo) if args.hlo else 0
+    if "convolutions" in summary:  # read from the --hlo dump with the kernels' sources
+        from tas_keras.experiments.hlo_sources import format_conv_algorithms
 
-
-def _print_conv_algorithms(hlo_path):
-    from tas_keras.experiments.hlo_sources import conv_algorithms, format_conv_algorithms, read_hlo
-
-    print(format_conv_algorithms(conv_algorithms(read_hlo(hlo_path))))
+        print(format_conv_algorithms(summary["convolutions"]))
     return 0
 
 

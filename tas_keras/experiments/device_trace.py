@@ -198,7 +198,8 @@ def summarize(xplane_path, steps=1, hlo_path=None):  # an *.xplane.pb, or one gz
     "by_op": [(op, kind, ms, calls)], "top": [(name, kind, ms, calls)]}; TensorFlow ops in "top" are
     grouped over repeated blocks (group_name). With `hlo_path`, the step's optimized HLO dumped by XLA,
     "sources" says for each of the "top" kernels it can name which layers it computes and how many bytes
-    one call reads and writes (hlo_sources.hlo_kernels)."""
+    one call reads and writes (hlo_sources.hlo_kernels), and "convolutions" the cuDNN algorithm XLA picked
+    for each convolution (hlo_sources.conv_algorithms)."""
     path = pathlib.Path(xplane_path)
     raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     events = list(_device_events(_read_xspace(raw)))
@@ -206,10 +207,12 @@ def summarize(xplane_path, steps=1, hlo_path=None):  # an *.xplane.pb, or one gz
         raise RuntimeError(f"no device kernels, XLA ops or TensorFlow ops in {xplane_path}")
     summary = summarize_events(events, steps)
     if hlo_path:
-        from tas_keras.experiments.hlo_sources import hlo_kernels, read_hlo
+        from tas_keras.experiments.hlo_sources import conv_algorithms, hlo_kernels, read_hlo
 
-        kernels = hlo_kernels(read_hlo(hlo_path))
+        text = read_hlo(hlo_path)
+        kernels = hlo_kernels(text)
         summary["sources"] = {name: kernels[name]._asdict() for name, *_ in summary["top"] if name in kernels}
+        summary["convolutions"] = conv_algorithms(text)
     return summary
 
 
