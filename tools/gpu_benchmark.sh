@@ -68,15 +68,13 @@ part() {  # part NAME SECONDS_NEEDED COMMAND...: runs COMMAND when it still fits
     XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$WORK/hlo_$name --xla_dump_hlo_module_re=.*train_step.*" \
         timeout "$left" "$@" 2>&1 | quiet
     echo "== $name: exit ${PIPESTATUS[0]} after $((SECONDS - start)) s"
+    # the largest optimized train step dumped (the distill step), kept as $WORK/NAME.hlo.txt
     local hlo
-    hlo=$(largest_hlo "$WORK/hlo_$name")
+    hlo=$(ls -S "$WORK/hlo_$name"/*jit_train_step*after_optimizations.txt 2>/dev/null | head -n 1)
     if [[ -n $hlo ]]; then  # without the part's XLA_FLAGS: a compile here would rewrite its autotuning dump
-        env -u XLA_FLAGS $PYTHON tools/trace_summary.py --hlo "$hlo" 2>&1 | quiet
+        cp "$hlo" "$WORK/$name.hlo.txt"
+        env -u XLA_FLAGS $PYTHON tools/trace_summary.py --hlo "$WORK/$name.hlo.txt" 2>&1 | quiet
     fi
-}
-
-largest_hlo() {  # the largest optimized train step XLA dumped in folder $1 (the distill step), or nothing
-    ls -S "$1"/*jit_train_step*after_optimizations.txt 2>/dev/null | head -n 1
 }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
@@ -140,10 +138,10 @@ for folder in sorted(work.glob("trace_*")):  # each traced part's raw trace, gzi
     traces = sorted(folder.glob("**/*.xplane.pb"))
     if traces:
         (out / f"{folder.name[len('trace_'):]}.xplane.pb.gz").write_bytes(gzip.compress(traces[-1].read_bytes()))
-for name in ("kd", "tas", "kd_again", "kd_autotune0"):  # four parts' optimized train steps (the largest: the distill step), gzipped
-    hlo = sorted((work / f"hlo_{name}").glob("*jit_train_step*after_optimizations.txt"), key=lambda p: p.stat().st_size)
-    if hlo:
-        (out / f"{name}.hlo.txt.gz").write_bytes(gzip.compress(hlo[-1].read_bytes()))
+for name in ("kd", "tas", "kd_again", "kd_autotune0"):  # four parts' distill steps as part() kept them, gzipped
+    hlo = work / f"{name}.hlo.txt"
+    if hlo.is_file():
+        (out / f"{name}.hlo.txt.gz").write_bytes(gzip.compress(hlo.read_bytes()))
 print("parts with results:", ", ".join(results) or "none")
 EOF
 if [[ -f "$OUT/kd.xplane.pb.gz" && -f "$WORK/timm_compile.json" ]]; then  # where the gap to torch.compile lies, by kind
