@@ -31,10 +31,23 @@ def one_line(err):
     return " ".join(str(err).split())
 
 
+def _input_fault(err):
+    """Our own bad-input errors and missing files, and file-system errors naming a path (an OSError
+    naming none, e.g. a full disk's, is no input's fault and keeps its traceback)."""
+    return isinstance(err, (InputError, FileNotFoundError)) or err.filename is not None
+
+
+def _message(err):
+    """One line: an InputError's text; for a file-system error, the path and what is wrong with it."""
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        return one_line(f"{err.filename!r}: {err.strerror}" + (f" (-> {err.filename2!r})" if err.filename2 else ""))
+    return one_line(err)
+
+
 def run_cli(main, argv=None, prog=None):
-    """main(argv) -> exit code. A bad input (InputError, a missing file) is one line on stderr and
-    exit code 2; with --debug it is raised, with Keras' full traceback. Any other exception is a bug
-    and keeps its traceback."""
+    """main(argv) -> exit code. A bad input (InputError, or a file-system error naming a path: a missing
+    file, a run folder that is a file, no permission) is one line on stderr and exit code 2; with --debug
+    it is raised, with Keras' full traceback. Any other exception is a bug and keeps its traceback."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
     if debug:
@@ -43,10 +56,10 @@ def run_cli(main, argv=None, prog=None):
         keras.config.disable_traceback_filtering()
     try:
         return main(args)
-    except (InputError, FileNotFoundError) as err:
-        if debug:
+    except (InputError, OSError) as err:
+        if debug or not _input_fault(err):
             raise
-        print(f"{prog or os.path.basename(sys.argv[0])}: error: {one_line(err)}", file=sys.stderr)
+        print(f"{prog or os.path.basename(sys.argv[0])}: error: {_message(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume from the last finished epoch", file=sys.stderr)

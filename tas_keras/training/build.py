@@ -17,11 +17,17 @@ def teacher_size(config):
     return config.teacher.image_size or config.data.image_size
 
 
-def load_teacher_file(path, image_size, num_classes):
-    """A trained teacher from a .keras file, checked against the run's input size and classes."""
+def require_teacher_file(path):
+    """path as a string, or a one-line error if there is no such file."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise TeacherFileError(f"Teacher file {path!r} does not exist.")
+    return path
+
+
+def load_teacher_file(path, image_size, num_classes):
+    """A trained teacher from a .keras file, checked against the run's input size and classes."""
+    path = require_teacher_file(path)
     try:
         model = keras.saving.load_model(path)
     except Exception as err:  # corrupt zip, unknown classes, ...

@@ -18,10 +18,10 @@ import keras
 from tas_keras.atomic import atomic_json, atomic_write
 from tas_keras.data import build_dataset
 from tas_keras.distiller import resolve_xla
-from tas_keras.errors import TrainingDiverged
+from tas_keras.errors import InputError, TrainingDiverged
 from tas_keras.losses import ClassificationLoss
 from tas_keras.pixels import check_normalization, normalize_pixels
-from tas_keras.training.build import build_distiller, build_student, build_teacher, load_teacher_file, teacher_size
+from tas_keras.training.build import build_distiller, build_student, build_teacher, load_teacher_file, require_teacher_file, teacher_size
 from tas_keras.training.callbacks import logged_seconds, stage_callbacks
 from tas_keras.training.checkpoint import EpochCheckpoint
 from tas_keras.training.config import ConfigError, config_differences, load_config, save_config
@@ -99,6 +99,15 @@ def train_teacher(config, folder, scope, log):
     return model
 
 
+def check_paths(output_dir, teacher_cache, teacher_file):
+    """Before anything is written: the two folders are not files, and a given teacher file exists."""
+    for folder in (output_dir, teacher_cache):
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"{str(folder)!r} is a file; the run folder (--output-dir) and the teacher cache (--teacher-cache) are folders.")
+    if teacher_file:
+        require_teacher_file(teacher_file)
+
+
 def obtain_teacher(config, teacher_cache, teacher_file, scope, num_classes, log):
     """(teacher, its file): `teacher_file` if given, else the one cached in `teacher_cache` for these
     teacher settings, else one trained here (and cached there)."""
@@ -166,6 +175,7 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
     keras.utils.set_random_seed(config.seed)
     output_dir = pathlib.Path(output_dir)
     teacher_cache = pathlib.Path(teacher_cache) if teacher_cache else output_dir.absolute().parent / "teachers"
+    check_paths(output_dir, teacher_cache, teacher_file)
     check_same_settings(output_dir, config)
     if (output_dir / DIVERGED).is_file():
         where = json.loads((output_dir / DIVERGED).read_text())["where"]

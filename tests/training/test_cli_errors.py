@@ -49,6 +49,18 @@ def test_train_refuses_bad_input_in_one_line_before_training(args, expected, cap
     assert not out.exists() and not (tmp_path / "teachers").exists()  # nothing was trained or written
 
 
+def test_paths_that_cannot_work_are_refused_in_one_line_before_anything_is_written(capsys, tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    run = ["--output-dir", str(tmp_path / "run")]
+    one_line_error(capsys, train_cli.main([*SMALL, "--output-dir", str(a_file)]), repr(str(a_file)), "is a file", "--output-dir")
+    one_line_error(capsys, train_cli.main([*SMALL, *run, "--teacher-cache", str(a_file)]), "is a file", "--teacher-cache")
+    one_line_error(capsys, train_cli.main([*SMALL, *run, "--teacher", str(tmp_path / "none.keras")]), "none.keras", "does not exist")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"] and a_file.read_text() == "mine"
+    # a file-system error naming a path (here: a folder inside a file) is one line too, naming the path
+    one_line_error(capsys, train_cli.main([*SMALL, "--output-dir", str(a_file / "run")]), repr(str(a_file / "run")), "Not a directory")
+
+
 def test_a_multi_line_dataset_message_becomes_one_line(capsys, tmp_path, monkeypatch):
     from tas_keras.data import sources
 
