@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
+from tas_keras.cli.common import ArgumentParser, count, run_cli  # noqa: E402
 from tas_keras.errors import InputError  # noqa: E402
 from tas_keras.experiments.autotune_results import logged_convolutions  # noqa: E402
 
@@ -24,7 +24,7 @@ def _main(argv):
     p = ArgumentParser(description=__doc__)
     p.add_argument("log", help="XLA's autotuning log in text format (--xla_gpu_dump_autotune_logs_to=FILE.textproto)")
     p.add_argument("--match", default="", help="only convolutions whose op name contains this (e.g. dwconv)")
-    p.add_argument("--top", type=int, default=6, help="candidates shown per convolution")
+    p.add_argument("--top", type=count(1), default=6, help="candidates shown per convolution")
     args = p.parse_args(argv)
     if not os.path.isfile(args.log):
         raise InputError(f"No autotuning log at {args.log!r}; give the text file XLA wrote with --xla_gpu_dump_autotune_logs_to=FILE.textproto.")

@@ -53,7 +53,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: see tas_keras.cli.common
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
+from tas_keras.cli.common import ArgumentParser, count, run_cli  # noqa: E402
 from tas_keras.errors import InputError  # noqa: E402
 
 PARTS = ("teacher_forward", "student_step", "distill_step", "train_on_batch", "run_callbacks", "keras_distiller")
@@ -65,18 +65,18 @@ def parse_args(argv):
     p.add_argument("--pair", required=True)
     p.add_argument("--profile", help="e.g. small (micro variants at 32x32)")
     p.add_argument("--method", default=None, help="e.g. scratch | kd | ofa | tas | tas_branch (default: the config's)")
-    p.add_argument("--image-size", type=int, help="input side (default: the config's)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=20, help="steps per timed fit() epoch (and timed train_on_batch calls)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed calls after the first (compiling) one (teacher_forward, train_on_batch)")
+    p.add_argument("--image-size", type=count(1), help="input side (default: the config's)")
+    p.add_argument("--batch-size", type=count(1), default=64)
+    p.add_argument("--steps", type=count(1), default=20, help="steps per timed fit() epoch (and timed train_on_batch calls)")
+    p.add_argument("--warmup", type=count(0), default=3, help="untimed calls after the first (compiling) one (teacher_forward, train_on_batch)")
     p.add_argument("--xla", choices=["on", "off", "both"], default="both")
-    p.add_argument("--replicas", nargs="+", type=int, default=[1], help="replica counts to measure, e.g. 1 2 (default 1)")
+    p.add_argument("--replicas", nargs="+", type=count(1), default=[1], help="replica counts to measure, e.g. 1 2 (default 1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides, as in train.py")
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(DEFAULT_PARTS), help=f"parts to time (default: {' '.join(DEFAULT_PARTS)})")
     p.add_argument("--trace", metavar="DIR", help="trace --trace-steps fit() steps of the distill step with the JAX or TensorFlow "
                    "profiler into DIR and print where the device spent them (kernels / ops by kind and by op, busy share)")
-    p.add_argument("--trace-steps", type=int, default=3)
-    p.add_argument("--steps-per-execution", type=int, default=1, help="steps per compiled call (Keras compile()); fewer host round trips")
+    p.add_argument("--trace-steps", type=count(1), default=3)
+    p.add_argument("--steps-per-execution", type=count(1), default=1, help="steps per compiled call (Keras compile()); fewer host round trips")
     p.add_argument("--depthwise", choices=["auto", "conv", "shifted"], default="auto",
                    help="how depthwise convolutions compute (tas_keras.layers.set_depthwise_implementation; auto: shifted on JAX on a CPU)")
     p.add_argument("--json", help="write the results to this JSON file")
@@ -372,16 +372,14 @@ def input_pipeline_rate(config, size, batch, batches=20):
 
 def _main(argv):
     args = parse_args(argv)
-    if min(args.replicas) < 1:
-        raise InputError(f"--replicas must be >= 1; got {args.replicas}.")
     problem = configure_devices(max(args.replicas))
     if problem:
         raise InputError(problem)
     if args.trace and os.environ.get("KERAS_BACKEND", "tensorflow") not in ("jax", "tensorflow"):
         raise InputError(f"--trace reads the JAX or TensorFlow profiler; run with KERAS_BACKEND=jax or tensorflow (this is {os.environ['KERAS_BACKEND']}).")
     spe = args.steps_per_execution
-    if spe < 1 or args.steps % spe or (args.trace and args.trace_steps % spe):
-        raise InputError(f"--steps-per-execution must be >= 1 and divide --steps (and --trace-steps with --trace); got "
+    if args.steps % spe or (args.trace and args.trace_steps % spe):
+        raise InputError(f"--steps-per-execution must divide --steps (and --trace-steps with --trace); got "
                          f"{spe} for --steps {args.steps}, --trace-steps {args.trace_steps}.")
     if args.trace and "distill_step" not in args.parts:
         raise InputError(f"--trace traces the distill step; --parts {' '.join(args.parts)} leaves it out.")

@@ -15,7 +15,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: see tas_keras.cli.common
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
-from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
+from tas_keras.cli.common import ArgumentParser, count, run_cli  # noqa: E402
 from tas_keras.errors import InputError  # noqa: E402
 
 IMPLEMENTATIONS = ("conv", "shifted")
@@ -23,11 +23,11 @@ IMPLEMENTATIONS = ("conv", "shifted")
 
 def parse_args(argv):
     p = ArgumentParser(description=__doc__)
-    p.add_argument("--shape", type=int, nargs=4, default=[32, 56, 56, 96], metavar=("B", "H", "W", "C"), help="input (batch, height, width, channels)")
-    p.add_argument("--kernel", type=int, default=7)
-    p.add_argument("--stride", type=int, default=1)
-    p.add_argument("--calls", type=int, default=10, help="timed calls after --warmup")
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--shape", type=count(1), nargs=4, default=[32, 56, 56, 96], metavar=("B", "H", "W", "C"), help="input (batch, height, width, channels)")
+    p.add_argument("--kernel", type=count(1), default=7)
+    p.add_argument("--stride", type=count(1), default=1)
+    p.add_argument("--calls", type=count(1), default=10, help="timed calls after --warmup")
+    p.add_argument("--warmup", type=count(0), default=2)
     p.add_argument("--xla", choices=["on", "off", "both"], default="both", help="TensorFlow only (JAX always jits)")
     p.add_argument("--json", help="write the results to this JSON file")
     return p.parse_args(argv)

@@ -15,7 +15,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: see tas_keras.cli.common
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
+from tas_keras.cli.common import ArgumentParser, count, run_cli  # noqa: E402
 from tas_keras.errors import InputError  # noqa: E402
 from tas_keras.training.config import list_pairs, load_config  # noqa: E402
 
@@ -29,9 +29,9 @@ def _main(argv):
     p.add_argument("--method", help="distillation method (default: the config's)")
     p.add_argument("--teacher", required=True, help="a trained teacher .keras file")
     p.add_argument("--student", help="a student .keras file to start from (default: freshly initialised)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--batches", type=int, default=4, help="training batches to average over")
-    p.add_argument("--train-subset", type=int)
+    p.add_argument("--batch-size", type=count(1), default=128)
+    p.add_argument("--batches", type=count(1), default=4, help="training batches to average over")
+    p.add_argument("--train-subset", type=count(1))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, e.g. distiller.w_nce=0.1")
     p.add_argument("--json", help="also write the numbers to this JSON file")

@@ -28,7 +28,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: see tas_keras.cli.common
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
-from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
+from tas_keras.cli.common import ArgumentParser, count, run_cli  # noqa: E402
 from tas_keras.training.config import ConfigError  # noqa: E402
 
 
@@ -43,11 +43,11 @@ def parse_args(argv):
     p.add_argument("--profile", default="small", help="profile of the pair files (default small); 'none' for the paper scale")
     p.add_argument("--dataset", default="fashion_mnist")
     p.add_argument("--data-dir")
-    p.add_argument("--train-subset", type=int, help="fixed class-balanced training subset of the students")
-    p.add_argument("--teacher-subset", type=int, help="training subset of the teachers (default: the full split)")
-    p.add_argument("--epochs", type=int, help="student epochs (same for every method)")
-    p.add_argument("--teacher-epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--train-subset", type=count(1), help="fixed class-balanced training subset of the students")
+    p.add_argument("--teacher-subset", type=count(1), help="training subset of the teachers (default: the full split)")
+    p.add_argument("--epochs", type=count(0), help="student epochs (same for every method)")
+    p.add_argument("--teacher-epochs", type=count(0))
+    p.add_argument("--batch-size", type=count(1))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides for every run, as in train.py")
     p.add_argument("--pair-set", action="append", default=[], metavar="PAIR:KEY=VALUE",
                    help="an override for one pair's runs, e.g. convnext_deit:student_training.optimizer.lr=0.005 (repeatable)")

@@ -11,28 +11,29 @@ in the step (`kd_host_uint8`). --profile-steps N adds the KD step's kernels by d
 to set beside `tools/benchmark.py --trace` on the same card. Prints a table and one line `RESULT {json}`.
 """
 
-import argparse
 import json
 import sys
 
 import torch
 import torch.nn.functional as F
-from torch_reference import kd_loss, profile_kernels, time_calls, write_json  # the same loss, timing and profile as our plain-PyTorch reference (tools/)
+
+# the same loss, timing, profile and arguments as our plain-PyTorch reference (tools/)
+from torch_reference import ArgumentParser, count, kd_loss, profile_kernels, time_calls, write_json
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--teacher", default="convnext_tiny")
     p.add_argument("--student", default="resmlp_12_224")
-    p.add_argument("--image-size", type=int, default=224)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--classes", type=int, default=100)
+    p.add_argument("--image-size", type=count(1), default=224)
+    p.add_argument("--batch-size", type=count(1), default=128)
+    p.add_argument("--classes", type=count(1), default=100)
     p.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     p.add_argument("--layout", choices=["nchw", "channels_last"], default="channels_last")
     p.add_argument("--compile", action="store_true", help="torch.compile teacher and student")
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--profile-steps", type=int, default=0, help="profile this many KD steps (torch.profiler): kernels by device time")
+    p.add_argument("--steps", type=count(1), default=20)
+    p.add_argument("--warmup", type=count(0), default=3)
+    p.add_argument("--profile-steps", type=count(0), default=0, help="profile this many KD steps (torch.profiler): kernels by device time")
     p.add_argument("--json", help="write the results to this JSON file")
     return p.parse_args(argv)
 
@@ -43,9 +44,11 @@ def timed(fn, steps, warmup, batch):
 
 
 def main(argv=None):
-    import timm
-
     a = parse_args(argv)
+    try:
+        import timm
+    except ImportError:
+        sys.exit("timm_reference.py: error: needs timm beside torch (pip install timm); this environment has no timm.")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
     layout = torch.channels_last if a.layout == "channels_last" else torch.contiguous_format

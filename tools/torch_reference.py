@@ -35,6 +35,27 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """One-line usage errors, as tas_keras.cli.common.ArgumentParser's (this tool needs torch only)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def count(minimum):
+    """An argparse type: an integer >= minimum (tas_keras.cli.common.count; this tool needs torch only)."""
+
+    def parse(text):
+        if not text.lstrip("-").isdigit() or int(text) < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}; got {text!r}")
+        return int(text)
+
+    return parse
+
+
 class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over channels of an NCHW map (timm's LayerNorm2d)."""
 
@@ -295,10 +316,10 @@ def profile_kernels(fn, steps, cuda):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--warmup", type=int, default=3)
+    p = ArgumentParser(description=__doc__)
+    p.add_argument("--batch-size", type=count(1), default=128)
+    p.add_argument("--steps", type=count(1), default=30)
+    p.add_argument("--warmup", type=count(0), default=3)
     p.add_argument("--size", choices=sorted(SIZES), default="micro", help="micro: the small profile's pair; paper: ConvNeXt-atto -> ResMLP-S12 (KD only)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                    help="bf16: forward passes and losses under torch.autocast(bfloat16), as tools/benchmark.py's --set precision=mixed_bfloat16 (tools/timm_reference.py spells it the same)")

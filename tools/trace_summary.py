@@ -28,15 +28,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tas_keras.cli.common import ArgumentParser, run_cli  # noqa: E402
+from tas_keras.cli.common import ArgumentParser, count, run_cli  # noqa: E402
 from tas_keras.errors import InputError  # noqa: E402
 
 
 def _main(argv):
     p = ArgumentParser(description=__doc__)
     p.add_argument("trace", nargs="?", help="an *.xplane.pb file, or one gzipped (*.xplane.pb.gz)")
-    p.add_argument("--steps", type=int, default=1, help="steps the trace holds")
-    p.add_argument("--top", type=int, default=25)
+    p.add_argument("--steps", type=count(1), default=1, help="steps the trace holds")
+    p.add_argument("--top", type=count(0), default=25, help="kernels listed (0: only the totals, e.g. with --compare)")
     p.add_argument("--compare", metavar="FILE", help="another step: PyTorch's kernels (tools/timm_reference.py "
                    "--profile-steps JSON, or tools/gpu_benchmark.sh's results.json) or another *.xplane.pb(.gz) of ours")
     p.add_argument("--hlo", metavar="FILE", help="the step's optimized HLO text (plain or .gz) XLA dumped while compiling it")

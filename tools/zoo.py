@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: s
 import numpy as np  # noqa: E402
 
 import tas_keras  # noqa: E402
-from tas_keras.cli.common import ArgumentParser  # noqa: E402
+from tas_keras.cli.common import ArgumentParser, count  # noqa: E402
 
 
 def stage_summary(info, image_size):
@@ -30,7 +30,7 @@ def main(argv=None):
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--family", choices=["cnn", "vit", "mlp"], help="only this family")
     parser.add_argument("--image-size", type=int, default=None, help="input side (default: each model's own)")
-    parser.add_argument("--num-classes", type=int, default=1000)
+    parser.add_argument("--num-classes", type=count(1), default=1000)
     args = parser.parse_args(argv)
 
     rows = []

@@ -15,6 +15,23 @@ def quiet_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def count(minimum):
+    """An argparse type: an integer >= minimum (steps, batch sizes, epochs), else argparse's one-line
+    usage error naming the flag and the value."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}; got {text!r}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with a `--debug` flag and one-line usage errors."""
 

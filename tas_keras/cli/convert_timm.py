@@ -12,7 +12,7 @@ resized as timm resizes them (Mixer/ResMLP refuse: their token mixing is tied to
 
 import sys
 
-from tas_keras.cli.common import ArgumentParser, quiet_tensorflow, run_cli
+from tas_keras.cli.common import ArgumentParser, count, quiet_tensorflow, run_cli
 from tas_keras.errors import InputError
 
 
@@ -20,8 +20,8 @@ def _main(argv):
     p = ArgumentParser(prog="convert_timm.py", description=__doc__)
     p.add_argument("checkpoint", help="a timm state dict: .safetensors, .pth, .pt or .bin")
     p.add_argument("--model", required=True, help="the zoo model it belongs to (tas_keras.list_models(); timm's name)")
-    p.add_argument("--num-classes", type=int, default=1000, help="classes of the converted model (default 1000, ImageNet)")
-    p.add_argument("--image-size", type=int, help="input side of the converted model (default: the model's, 224)")
+    p.add_argument("--num-classes", type=count(1), default=1000, help="classes of the converted model (default 1000, ImageNet)")
+    p.add_argument("--image-size", type=count(1), help="input side of the converted model (default: the model's, 224)")
     p.add_argument("--output", required=True, help="the .keras file to write (written only if the whole checkpoint fits)")
     args = p.parse_args(argv)
     if not args.output.endswith(".keras"):

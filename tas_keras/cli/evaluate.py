@@ -8,7 +8,7 @@
 import os
 import sys
 
-from tas_keras.cli.common import ArgumentParser, quiet_tensorflow, run_cli
+from tas_keras.cli.common import ArgumentParser, count, quiet_tensorflow, run_cli
 from tas_keras.errors import InputError
 
 
@@ -18,7 +18,7 @@ def _main(argv):
     p.add_argument("--dataset", required=True, help="digits | fashion_mnist | cifar10 | cifar100 | imagenette | imagenet2012 | folder:/path")
     p.add_argument("--data-dir", help="where the dataset files are")
     p.add_argument("--split", default="test", choices=["train", "test"])
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=count(1), default=256)
     p.add_argument("--json", help="also write the result to this JSON file")
     args = p.parse_args(argv)
 

@@ -12,7 +12,7 @@ Without --teacher, the teacher is trained first and cached in --teacher-cache.
 import os
 import sys
 
-from tas_keras.cli.common import ArgumentParser, quiet_tensorflow, run_cli
+from tas_keras.cli.common import ArgumentParser, count, quiet_tensorflow, run_cli
 
 
 def parse_args(argv):
@@ -27,10 +27,10 @@ def parse_args(argv):
     p.add_argument("--method", help="distillation method, e.g. tas | kd | ofa (default: the config's)")
     p.add_argument("--teacher", help="a trained teacher .keras file; without it the teacher is trained (or reused from --teacher-cache) first")
     p.add_argument("--teacher-cache", help="folder of trained teachers, one subfolder per teacher setting (default: teachers/ beside the run folder)")
-    p.add_argument("--epochs", type=int, help="the student's (distillation) epochs: student_training.epochs")
-    p.add_argument("--teacher-epochs", type=int, help="the teacher's epochs when it is trained here: teacher_training.epochs")
-    p.add_argument("--batch-size", type=int, help="global batch size of both stages")
-    p.add_argument("--train-subset", type=int, help="train on a fixed class-balanced subset of this many images")
+    p.add_argument("--epochs", type=count(0), help="the student's (distillation) epochs: student_training.epochs")
+    p.add_argument("--teacher-epochs", type=count(0), help="the teacher's epochs when it is trained here: teacher_training.epochs")
+    p.add_argument("--batch-size", type=count(1), help="global batch size of both stages")
+    p.add_argument("--train-subset", type=count(1), help="train on a fixed class-balanced subset of this many images")
     p.add_argument("--output-dir", help="run folder (default runs/<pair>[-<profile>]/<dataset>-<method>)")
     p.add_argument("--strategy", choices=["auto", "mirrored", "multi_worker", "none"], help="distribution (default auto)")
     p.add_argument("--xla", choices=["auto", "on", "off"], help="XLA for the training step (default auto: on with a GPU, off on CPU)")

@@ -90,6 +90,22 @@ def test_evaluate_errors(capsys, tmp_path):
     one_line_error(capsys, evaluate_cli.main([str(bad), "--dataset", "digits"]), "could not load", "bad.keras")
 
 
+@pytest.mark.parametrize("name, args, expected", [
+    ("benchmark", [*SMALL, "--steps", "0"], "argument --steps: expected an integer >= 1; got '0'"),
+    ("benchmark", [*SMALL, "--warmup", "-1"], "argument --warmup: expected an integer >= 0; got '-1'"),
+    ("train", [*SMALL, "--batch-size", "-3"], "argument --batch-size: expected an integer >= 1; got '-3'"),
+    ("train", [*SMALL, "--epochs", "two"], "argument --epochs: expected an integer >= 0; got 'two'"),
+    ("evaluate", ["student.keras", "--batch-size", "0"], "argument --batch-size: expected an integer >= 1"),
+    ("depthwise_benchmark", ["--shape", "8", "0", "14", "384"], "argument --shape: expected an integer >= 1; got '0'"),
+    ("trace_summary", ["trace", "--steps", "0"], "argument --steps: expected an integer >= 1"),
+    ("study", ["--pairs", "convnext_mlp", "--batch-size", "0"], "argument --batch-size: expected an integer >= 1"),
+])
+def test_counts_below_their_minimum_are_usage_errors(name, args, expected, capsys):
+    """Steps, batch sizes, epochs and the like: a value below the least that means anything (0 steps timed
+    gave a statistics traceback) is argparse's one-line usage error, naming the flag."""
+    one_line_error(capsys, exit_code(tool(name), args), expected)
+
+
 def test_tool_errors(capsys, tmp_path, monkeypatch):
     one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--methods", "kd", "kd", "--output-dir", str(tmp_path)]), "unique")
     one_line_error(capsys, tool("study")(["--pairs", "convnext_mlp", "--ablation", "x=tass", "--output-dir", str(tmp_path)]), "tass")
@@ -99,7 +115,7 @@ def test_tool_errors(capsys, tmp_path, monkeypatch):
                    "VARIANT:REFERENCE")
     one_line_error(capsys, tool("grad_norms")([*SMALL, "--teacher", str(tmp_path / "none.keras")]), "does not exist")
     one_line_error(capsys, tool("grad_norms")([*SMALL, "--teacher", "t.keras", "--set", "distiller.w_nce=abc"]), "w_nce='abc'")
-    one_line_error(capsys, tool("benchmark")([*SMALL, "--replicas", "0"]), "--replicas must be >= 1")
+    one_line_error(capsys, exit_code(tool("benchmark"), [*SMALL, "--replicas", "0"]), "argument --replicas: expected an integer >= 1; got '0'")
     one_line_error(capsys, tool("benchmark")([*SMALL, "--set", "distiller.w_tf=-1"]), "w_tf=-1")
     monkeypatch.setenv("KERAS_BACKEND", "torch")  # --trace reads the JAX or TensorFlow profiler only
     one_line_error(capsys, tool("benchmark")([*SMALL, "--trace", str(tmp_path / "trace")]), "--trace", "this is torch")

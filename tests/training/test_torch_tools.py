@@ -58,10 +58,16 @@ def test_torch_reference_reports_each_part(tmp_path, precision):
     assert all(op["ms"] > 0 for op in ops.values()) and "PyTorch's ops by own CPU time" in stdout
 
 
-def test_torch_reference_refuses_a_trace_of_a_part_it_does_not_build():
-    proc = subprocess.run([sys.executable, "tools/torch_reference.py", "--size", "paper", "--trace", "tas_step"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert proc.returncode == 2 and "--trace tas_step needs --size micro" in proc.stderr
+@pytest.mark.parametrize("args, expected", [
+    (["tools/torch_reference.py", "--size", "paper", "--trace", "tas_step"], "--trace tas_step needs --size micro"),
+    (["tools/torch_reference.py", "--steps", "0"], "argument --steps: expected an integer >= 1; got '0'"),
+    (["tools/timm_reference.py", "--warmup", "-1"], "argument --warmup: expected an integer >= 0; got '-1'"),
+    (["tools/timm_reference.py"], "needs timm beside torch (pip install timm)"),  # this test environment has no timm
+])
+def test_the_torch_tools_refuse_bad_input_in_one_line(args, expected):
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode != 0 and len(lines) == 1 and expected in lines[0], proc.stderr
 
 
 def test_timm_reference_times_the_kd_step_from_the_device_and_from_host_uint8(tmp_path):
