@@ -28,12 +28,11 @@ def _main(argv):
     args = p.parse_args(argv)
     if not os.path.isfile(args.log):
         raise InputError(f"No autotuning log at {args.log!r}; give the text file XLA wrote with --xla_gpu_dump_autotune_logs_to=FILE.textproto.")
-    if args.top < 1:
-        raise InputError(f"--top must be >= 1; got {args.top}.")
     with open(args.log) as f:
         convolutions = [(name, c) for name, c in logged_convolutions(f.read()) if args.match in name]
     if not convolutions:
-        print(f"no cuDNN convolutions{' matching ' + repr(args.match) if args.match else ''} in {args.log}")
+        print(f"no cuDNN convolutions{' matching ' + repr(args.match) if args.match else ''} in {args.log} (XLA's newer "
+              "autotuner logs the convolutions it tunes here; its older convolution picker only at VLOG level 2)")
         return 0
     for name, candidates in convolutions:
         print(name)

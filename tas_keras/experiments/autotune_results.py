@@ -113,7 +113,8 @@ Candidate = collections.namedtuple("Candidate", "engine workspace ms failure")  
 def logged_convolutions(text):
     """[(op name, [Candidate])] for each cuDNN convolution in XLA's text-format autotuning log
     (`--xla_gpu_dump_autotune_logs_to=FILE.textproto`: one `logs { instr { ... } results { ... } ... }`
-    per tuned instruction, every candidate it timed), candidates fastest first, failed ones last."""
+    per tuned instruction, every candidate it timed; `instr` packs the instruction itself, as XLA's newer
+    autotuner writes it, or a ConvInstructionLog around it), candidates fastest first, failed ones last."""
     found = []
     for log in _blocks(text, "logs", 0, len(text)):
         if "__cudnn$conv" not in text[slice(*log)]:

@@ -300,26 +300,33 @@ def test_pin_depthwise_algorithm_gives_every_depthwise_convolution_the_pick_with
     assert proc.returncode == 2 and "pinned.bin" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def _autotune_log(op_name, candidates):
+def _autotune_log(op_name, candidates, packed="conv_log"):
     """One entry of XLA's text-format AutotuningLogs (the AutotuningLog proto: the instruction, then every
-    candidate it timed), as --xla_gpu_dump_autotune_logs_to writes it."""
+    candidate it timed), as --xla_gpu_dump_autotune_logs_to writes it. Its `instr` is an Any: a
+    ConvInstructionLog around the instruction (packed="conv_log", the older conv picker's form) or the
+    HloInstructionProto itself (packed="instruction", what xla/backends/autotuner/autotuner.cc packs)."""
     results = ""
     for algo, workspace, nanos, failure in candidates:
         timing = f"  run_time {{\n      nanos: {nanos}\n    }}\n" if nanos is not None else ""
         failed = f"    failure {{\n      kind: {failure}\n      msg: \"Profiling failure {{x}}\"\n    }}\n" if failure else ""
         results += (f"  results {{\n    scratch_bytes: {workspace}\n  {timing}{failed}    algorithm {{\n      algo_id: {algo}\n"
                     f"      workspace_size {{\n        value: {workspace}\n      }}\n    }}\n  }}\n")
-    return (f'logs {{\n  instr {{\n    [type.googleapis.com/xla.gpu.ConvInstructionLog] {{\n      instruction {{\n        name: "cudnn-conv.35"\n'
-            f'        opcode: "custom-call"\n        metadata {{\n          op_name: "{op_name}"\n        }}\n'
-            f'        custom_call_target: "__cudnn$convForward"\n      }}\n    }}\n  }}\n{results}'
+    instruction = (f'name: "cudnn-conv.35"\nopcode: "custom-call"\nmetadata {{\n  op_name: "{op_name}"\n}}\n'
+                   'custom_call_target: "__cudnn$convForward"\nbackend_config: "{\\"cudnn_conv_backend_config\\":{}}"\n')
+    if packed == "conv_log":
+        instruction = "[type.googleapis.com/xla.gpu.ConvInstructionLog] {\ninstruction {\n" + instruction + "}\n}\n"
+    else:
+        instruction = "[type.googleapis.com/xla.HloInstructionProto] {\n" + instruction + "}\n"
+    return (f"logs {{\n  instr {{\n{instruction}  }}\n{results}"
             f'  cudnn_version {{\n    major: 9\n  }}\n  selected_backend: "__cudnn$convForward"\n}}\n')
 
 
-def test_autotune_log_lists_the_candidates_xla_timed_fastest_first(tmp_path):
+@pytest.mark.parametrize("packed", ["conv_log", "instruction"])
+def test_autotune_log_lists_the_candidates_xla_timed_fastest_first(tmp_path, packed):
     stage3 = "jit(train_step)/jvp(convnext_tiny_features)/stage3_block1/dwconv/conv_general_dilated"
     (tmp_path / "log.textproto").write_text(
-        _autotune_log(stage3, [(5, 0, 101000, None), (22, 154742800, 87000, None), (7, 0, None, "DISQUALIFIED")])
-        + _autotune_log("jit(train_step)/jvp(resmlp_12_224_features)/stem/conv_general_dilated", [(10, 104333328, 40000, None)]))
+        _autotune_log(stage3, [(5, 0, 101000, None), (22, 154742800, 87000, None), (7, 0, None, "DISQUALIFIED")], packed)
+        + _autotune_log("jit(train_step)/jvp(resmlp_12_224_features)/stem/conv_general_dilated", [(10, 104333328, 40000, None)], packed))
     proc = subprocess.run([sys.executable, "tools/autotune_log.py", tmp_path / "log.textproto", "--match", "dwconv"],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -328,5 +335,8 @@ def test_autotune_log_lists_the_candidates_xla_timed_fastest_first(tmp_path):
     assert lines[1].split()[:4] == ["engine", "22", "0.087", "ms"] and lines[1].endswith("147.6 MiB")  # fastest alone: the pick
     assert lines[2].split()[:4] == ["engine", "5", "0.101", "ms"]
     assert lines[3].split()[:4] == ["engine", "7", "failed", "(DISQUALIFIED)"]
+    proc = subprocess.run([sys.executable, "tools/autotune_log.py", tmp_path / "log.textproto", "--match", "stage9"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0 and proc.stdout.startswith("no cuDNN convolutions matching 'stage9'") and "VLOG" in proc.stdout
     proc = subprocess.run([sys.executable, "tools/autotune_log.py", tmp_path / "nope.textproto"], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 2 and "nope.textproto" in proc.stderr and "Traceback" not in proc.stderr
