@@ -32,9 +32,14 @@ def _check_temperature(temperature, what="temperature"):
         raise InputError(f"{what} must be > 0; got {temperature!r}.")
 
 
+def _soft(labels, num_classes):
+    """Whether labels are (B, K) class probabilities (mixup / cutmix) rather than integer classes."""
+    return len(labels.shape) >= 2 and labels.shape[-1] == num_classes and num_classes > 1
+
+
 def as_probabilities(labels, num_classes, dtype="float32"):
     """Integer labels (B,) or (B, 1) -> one-hot; (B, K) soft labels (mixup / cutmix) pass through."""
-    if len(labels.shape) >= 2 and labels.shape[-1] == num_classes and num_classes > 1:
+    if _soft(labels, num_classes):
         return ops.cast(labels, dtype)
     return ops.one_hot(ops.reshape(ops.cast(labels, "int32"), (-1,)), num_classes, dtype=dtype)
 
@@ -54,6 +59,11 @@ def cross_entropy(labels, logits, label_smoothing=0.0, reduction="mean"):
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + label_smoothing / num_classes
     per_sample = -ops.sum(target * ops.log_softmax(logits, axis=-1), axis=-1)
+    if not _soft(labels, num_classes):
+        # A class outside [0, num_classes) one-hot encodes to all zeros, a loss of 0 that trains silently
+        # against nothing; NaN instead, as TensorFlow's sparse cross-entropy gives on GPUs.
+        classes = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        per_sample = ops.where((classes >= 0) & (classes < num_classes), per_sample, float("nan"))
     return _reduce(per_sample, reduction)
 
 

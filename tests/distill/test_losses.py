@@ -70,6 +70,16 @@ def test_cross_entropy_integer_soft_and_smoothed_labels():
     )
 
 
+def test_a_class_outside_the_logits_is_a_nan_loss_not_a_silent_zero():
+    """One-hot of class 4 of 4 is all zeros: without the guard its loss would be 0 and the run would train
+    on it silently (labels 1..K instead of 0..K-1); its sample is NaN, the others keep their loss."""
+    logits = rng.normal(size=(4, 4)).astype("float32")
+    per_sample = to_np(losses.cross_entropy(np.array([[0], [4], [-1], [3]]), logits, label_smoothing=0.1, reduction="none"))
+    assert np.isnan(per_sample[1]) and np.isnan(per_sample[2]) and np.isfinite(per_sample[[0, 3]]).all()
+    assert np.isnan(to_np(losses.cross_entropy(np.array([0, 4, 1, 3]), logits)))
+    assert np.isfinite(to_np(losses.ClassificationLoss()(np.array([0, 1, 2, 3]), logits)))
+
+
 def np_info_nce(q, k, T, offset=0):
     q = q / np.linalg.norm(q, axis=1, keepdims=True)
     k = k / np.linalg.norm(k, axis=1, keepdims=True)
