@@ -40,8 +40,6 @@ def _main(argv):
     for flag, key in (("dataset", "data.dataset"), ("data_dir", "data.data_dir"), ("method", "distiller.method"), ("train_subset", "data.train_subset")):
         if getattr(args, flag) is not None:
             sets.append(f"{key}={getattr(args, flag)}")
-    if args.batches < 1 or args.batch_size < 1:
-        p.error(f"--batches and --batch-size must be >= 1; got {args.batches}, {args.batch_size}")
     config = load_config(args.pair, args.profile, sets)
 
     import keras

@@ -49,8 +49,6 @@ def _main(argv):
         raise InputError(f"No trace file at {args.trace!r}; give an *.xplane.pb or *.xplane.pb.gz file.")
     if args.hlo and not os.path.isfile(args.hlo):
         raise InputError(f"No HLO dump at {args.hlo!r}; give the *after_optimizations.txt (or .txt.gz) XLA wrote for the step.")
-    if args.steps < 1:
-        raise InputError(f"--steps must be >= 1; got {args.steps}.")
     if args.compare and not os.path.isfile(args.compare):
         raise InputError(f"No file at --compare {args.compare!r}; give a timm_reference JSON, a gpu_benchmark results.json or an *.xplane.pb(.gz).")
     if args.trace is None:
