@@ -37,11 +37,16 @@ def _soft(labels, num_classes):
     return len(labels.shape) >= 2 and labels.shape[-1] == num_classes and num_classes > 1
 
 
+def _classes(labels):
+    """Integer labels (B,) or (B, 1) as a flat int32 (B,)."""
+    return ops.reshape(ops.cast(labels, "int32"), (-1,))
+
+
 def as_probabilities(labels, num_classes, dtype="float32"):
     """Integer labels (B,) or (B, 1) -> one-hot; (B, K) soft labels (mixup / cutmix) pass through."""
     if _soft(labels, num_classes):
         return ops.cast(labels, dtype)
-    return ops.one_hot(ops.reshape(ops.cast(labels, "int32"), (-1,)), num_classes, dtype=dtype)
+    return ops.one_hot(_classes(labels), num_classes, dtype=dtype)
 
 
 def hard_one_hot(labels, logits):
@@ -62,7 +67,7 @@ def cross_entropy(labels, logits, label_smoothing=0.0, reduction="mean"):
     if not _soft(labels, num_classes):
         # A class outside [0, num_classes) one-hot encodes to all zeros, a loss of 0 that trains silently
         # against nothing; NaN instead, as TensorFlow's sparse cross-entropy gives on GPUs.
-        classes = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        classes = _classes(labels)
         per_sample = ops.where((classes >= 0) & (classes < num_classes), per_sample, float("nan"))
     return _reduce(per_sample, reduction)
 
