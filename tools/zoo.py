@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 
 import tas_keras  # noqa: E402
 from tas_keras.cli.common import ArgumentParser, count  # noqa: E402
+from tas_keras.models.applications import application_names  # noqa: E402
 
 
 def stage_summary(info, image_size):
@@ -46,6 +47,8 @@ def main(argv=None):
     print(f"{'model':<{width}}  family  size  params      stages (reduction, shape)")
     for name, family, size, params, stages in rows:
         print(f"{name:<{width}}  {family:<6}  {size:>4}  {params:>10,}  {stages}")
+    if args.family in (None, "cnn"):
+        print(f"\nAlso by name in configs and create_model (cnn): {', '.join(application_names())}.")
     return 0
 
 

@@ -4,7 +4,7 @@ from tas_keras.models import convnext, mixer, mobilenetv2, resnet, swin, vit  # 
 from tas_keras.models.adapted import AdaptedModel, adapt
 from tas_keras.models.backbone import Backbone
 from tas_keras.models.features import feature_extractor, feature_info
-from tas_keras.models.registry import create_model, list_models, load_weights, model_family, register_model
+from tas_keras.models.registry import create_model, is_model_name, list_models, load_weights, model_family, register_model
 
 __all__ = [
     "AdaptedModel",
@@ -13,6 +13,7 @@ __all__ = [
     "create_model",
     "feature_extractor",
     "feature_info",
+    "is_model_name",
     "list_models",
     "load_weights",
     "model_family",

@@ -11,17 +11,24 @@ from tas_keras.models.backbone import FAMILIES, STAGE_NAMES, Backbone
 from tas_keras.serialization import PACKAGE
 
 REDUCTIONS = (4, 8, 16, 32)
-# Stage-end layers of keras.applications models (names from keras/src/applications): at each of the
-# reductions 4, 8, 16, 32, the last layer whose name matches. One table for every known architecture.
+# Stage-end layers of keras.applications models (names from keras/src/applications), keyed by the
+# constructors that build them: at each of the reductions 4, 8, 16, 32, the last layer whose name
+# matches. One table for every known architecture.
 KNOWN_STAGE_ENDS = {
-    "ResNet50 / 101 / 152": r"conv\d_block\d+_out",
-    "ResNet50V2 / 101V2 / 152V2": r"conv\d_block\d+_out|post_relu",
-    "MobileNetV2": r"block_\d+_add|block_\d+_project_BN|out_relu",
-    "MobileNetV3 Small / Large": r"expanded_conv(_\d+)?_(add|project_bn)|conv_1_bn",  # S4: the head conv before its hard-swish
-    "EfficientNet B0-B7, EfficientNetV2": r"block\d+[a-z]_(add|project_bn|project_activation)|top_activation",
-    "ConvNeXt": r".+_stage_\d+_block_\d+_identity",
+    r"ResNet(50|101|152)": r"conv\d_block\d+_out",
+    r"ResNet(50|101|152)V2": r"conv\d_block\d+_out|post_relu",
+    r"MobileNetV2": r"block_\d+_add|block_\d+_project_BN|out_relu",
+    r"MobileNetV3(Small|Large)": r"expanded_conv(_\d+)?_(add|project_bn)|conv_1_bn",  # S4: the head conv before its hard-swish
+    r"EfficientNet(B[0-7]|V2(B[0-3]|S|M|L))": r"block\d+[a-z]_(add|project_bn|project_activation)|top_activation",
+    r"ConvNeXt(Tiny|Small|Base|Large|XLarge)": r".+_stage_\d+_block_\d+_identity",
 }
 _KNOWN = re.compile("|".join(f"(?:{p})" for p in KNOWN_STAGE_ENDS.values()))
+
+
+def known_applications():
+    """The keras.applications constructors whose stage ends `adapt()` finds by name (sorted)."""
+    names = re.compile("|".join(f"(?:{p})" for p in KNOWN_STAGE_ENDS))
+    return sorted(n for n in dir(keras.applications) if names.fullmatch(n))
 
 
 def _square_side(shape):
@@ -121,7 +128,7 @@ def adapt(model, stages=None, family="cnn"):
         if None in found:
             raise InputError(
                 f"Could not find the 4 stage ends of {model.name!r} (known: keras.applications "
-                f"{', '.join(KNOWN_STAGE_ENDS)}, or a pyramid_outputs dict); pass stages=[4 layer names]."
+                f"{', '.join(known_applications())}, or a pyramid_outputs dict); pass stages=[4 layer names]."
             )
         stages = found
     return AdaptedModel(model, list(stages), family=family)

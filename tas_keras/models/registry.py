@@ -5,6 +5,7 @@ import inspect
 import os
 
 from tas_keras.errors import InputError
+from tas_keras.models.applications import application_names, create_application, is_application
 from tas_keras.models.backbone import FAMILIES
 
 _REGISTRY = {}  # name -> (factory, family); filled only by @register_model
@@ -50,18 +51,25 @@ def list_models(family=None):
     return sorted(n for n, (_, fam) in _REGISTRY.items() if family in (None, fam))
 
 
+def is_model_name(name):
+    """True for a registered zoo model and for a keras.applications name create_model builds."""
+    return name in _REGISTRY or name in application_names()
+
+
 def _unknown_model_error(name):
     close = difflib.get_close_matches(str(name), list(_REGISTRY), n=5, cutoff=0.4)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     return InputError(
         f"Unknown model {name!r}.{hint} Valid models: {', '.join(list_models())} "
-        "(see tas_keras.list_models())."
+        "(see tas_keras.list_models()), or keras.applications.<name> for ResNet, MobileNetV2/V3, EfficientNet and ConvNeXt."
     )
 
 
 def model_family(name_or_model):
     """'cnn' | 'vit' | 'mlp' for a registered name or a zoo model instance."""
     if isinstance(name_or_model, str):
+        if is_application(name_or_model) and name_or_model in application_names():
+            return "cnn"
         if name_or_model not in _REGISTRY:
             raise _unknown_model_error(name_or_model)
         return _REGISTRY[name_or_model][1]
@@ -75,20 +83,24 @@ def model_family(name_or_model):
 
 
 def create_model(name, num_classes=1000, image_size=None, weights=None, **overrides):
-    """Builds a registered model.
+    """Builds a registered model, or a keras.applications classifier named "keras.applications.<name>"
+    (adapted; `tas_keras.models.applications`).
 
     image_size: square input side; None uses the variant's default (224 for the paper models).
     weights: path to a `.keras` / `.weights.h5` file, or a timm checkpoint (`.safetensors`, `.pth`,
         `.bin`: see `tas_keras.load_timm_weights`); nothing is downloaded.
     overrides: any constructor argument of the model class (patch_size, depths, embed_dim, ...).
     """
-    if name not in _REGISTRY:
+    if is_application(name):
+        model = create_application(name, num_classes, image_size, **overrides)
+    elif name in _REGISTRY:
+        factory, _ = _REGISTRY[name]
+        kwargs = dict(overrides, num_classes=num_classes)
+        if image_size is not None:
+            kwargs["image_size"] = image_size
+        model = factory(**kwargs)
+    else:
         raise _unknown_model_error(name)
-    factory, _ = _REGISTRY[name]
-    kwargs = dict(overrides, num_classes=num_classes)
-    if image_size is not None:
-        kwargs["image_size"] = image_size
-    model = factory(**kwargs)
     if weights is not None:
         load_weights(model, weights)
     return model
@@ -104,7 +116,9 @@ def load_weights(model, path, allow_head_mismatch=False):
     if not path.endswith(WEIGHT_SUFFIXES):
         raise InputError(
             f"weights={path!r}: expected a path ending in one of {WEIGHT_SUFFIXES + tuple(_WEIGHT_FORMATS)}. "
-            "tas_keras never downloads weights; save a model with model.save('x.keras') or model.save_weights('x.weights.h5')."
+            "tas_keras never downloads weights; save a model with model.save('x.keras') or model.save_weights('x.weights.h5')"
+            + (" (ImageNet weights of a keras.applications model: where there is internet, "
+               "keras.applications.<name>(weights='imagenet').save_weights('x.weights.h5'))." if path == "imagenet" else ".")
         )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file {path!r} does not exist (tas_keras never downloads weights).")
@@ -117,4 +131,4 @@ def load_weights(model, path, allow_head_mismatch=False):
         ) from err
 
 
-__all__ = ["register_model", "register_weight_format", "load_weights", "create_model", "list_models", "model_family", "build_variant"]
+__all__ = ["register_model", "register_weight_format", "load_weights", "create_model", "list_models", "is_model_name", "model_family", "build_variant"]

@@ -214,12 +214,13 @@ def validate(config):
     """Checks values against their valid choices (names of models, datasets, methods, ...)."""
     from tas_keras.data import check_dataset_name
     from tas_keras.methods import method_class
-    from tas_keras.models import list_models
+    from tas_keras.models import is_model_name, list_models
+    from tas_keras.models.applications import application_names
 
     for role in ("teacher", "student"):
         name = getattr(config, role).name
-        if name not in list_models():
-            raise ConfigError(f"{role}.name: unknown model {name!r}; valid: {', '.join(list_models())}.")
+        if not is_model_name(name):
+            raise ConfigError(f"{role}.name: unknown model {name!r}; valid: {', '.join(list_models() + application_names())}.")
     try:
         check_dataset_name(config.data.dataset)
     except ValueError as err:

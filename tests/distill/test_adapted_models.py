@@ -66,7 +66,7 @@ def test_every_known_applications_family_is_found(name):
     assert tas_keras.adapt(model).init_config["stages"] == APPLICATIONS[name]
 
 
-@pytest.mark.parametrize("method", ["kd", "ofa", "tas_branch"])
+@pytest.mark.parametrize("method", ["kd", "ofa", "tas", "tas_branch"])
 def test_an_applications_student_under_a_zoo_teacher(method, seeded):
     student = tas_keras.adapt(mobilenet_v2())
     teacher = tiny("cnn")
@@ -76,7 +76,7 @@ def test_an_applications_student_under_a_zoo_teacher(method, seeded):
     assert distiller.student is student
 
 
-@pytest.mark.parametrize("method", ["kd", "ofa", "tas_branch"])
+@pytest.mark.parametrize("method", ["kd", "ofa", "tas", "tas_branch"])
 def test_an_applications_teacher_over_a_zoo_token_student(method, seeded):
     fit_once(tas_keras.adapt(mobilenet_v2()), tiny("mlp"), method)
 
@@ -108,3 +108,44 @@ def test_bad_inputs_are_one_line_errors():
     other_classes = tas_keras.create_model("convnext_micro", num_classes=7)
     with pytest.raises(InputError):
         tas_keras.Distiller(other_classes, tas_keras.adapt(mobilenet_v2()), method="kd")
+
+
+def test_create_model_builds_keras_applications_by_name(tmp_path):
+    model = tas_keras.create_model("keras.applications.MobileNetV3Small", num_classes=10, image_size=32, minimalistic=True, batchnorm_momentum=0.9)
+    assert isinstance(model, tas_keras.AdaptedModel) and tas_keras.model_family("keras.applications.MobileNetV3Small") == "cnn"
+    assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 10)
+    # Its own [-1, 1] rescaling is off (the pipeline normalises); the head gives logits.
+    assert not [layer for layer in model.layers if isinstance(layer, keras.layers.Rescaling)]
+    assert model.layers[-1].activation is None or "linear" in str(model.layers[-1].activation)
+    momenta = lambda m: {layer.momentum for layer in m.layers if isinstance(layer, keras.layers.BatchNormalization)}  # noqa: E731
+    assert momenta(model) == {0.9}
+    assert momenta(tas_keras.create_model("keras.applications.MobileNetV3Small", num_classes=10, image_size=32)) == {0.999}
+    model.save(tmp_path / "m.keras")  # the momentum is the layers' config, so the saved student keeps it
+    assert momenta(keras.saving.load_model(tmp_path / "m.keras")) == {0.9}
+
+
+@pytest.mark.parametrize("name, overrides, message", [
+    ("keras.applications.VGG16", {}, "tas_keras finds the stages of keras.applications.ConvNeXtBase"),
+    ("keras.applications.MobileNetV2", {"classes": 5}, "cannot be set for model 'keras.applications.MobileNetV2' (set by the run: classes); valid: ['alpha',"),
+    ("keras.applications.MobileNetV2", {"depth": 5}, "['depth'] cannot be set for model 'keras.applications.MobileNetV2' (unknown); valid: ['alpha', 'batchnorm_momentum', 'name']"),
+    ("keras.applications.MobileNetV2", {"batchnorm_momentum": 1.0}, "batchnorm_momentum=1.0 for model 'keras.applications.MobileNetV2': expected a number in [0, 1)"),
+    ("keras.applications.ResNet50", {"image_size": 16}, "ResNet50 at 16x16 with {}: "),
+])
+def test_bad_keras_applications_requests_are_one_line_errors(name, overrides, message):
+    overrides = dict(overrides)
+    with pytest.raises(InputError) as err:
+        tas_keras.create_model(name, num_classes=10, image_size=overrides.pop("image_size", 32), **overrides)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_imagenet_weights_are_a_file_saved_where_there_is_internet(tmp_path):
+    """What the refusal of weights="imagenet" tells the user to do, done with random weights in place of
+    ImageNet's: a 1000-class application's weights fine-tune a 10-class teacher, all but the classifier."""
+    with pytest.raises(InputError, match=r"keras.applications.<name>\(weights='imagenet'\).save_weights"):
+        tas_keras.create_model("keras.applications.MobileNetV2", num_classes=10, image_size=32, alpha=0.35, weights="imagenet")
+    imagenet_like = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), alpha=0.35, classifier_activation=None)
+    imagenet_like.save_weights(tmp_path / "mobilenet_v2.weights.h5")
+    teacher = tas_keras.create_model("keras.applications.MobileNetV2", num_classes=10, image_size=32, alpha=0.35)
+    tas_keras.models.load_weights(teacher, tmp_path / "mobilenet_v2.weights.h5", allow_head_mismatch=True)
+    loaded = [np.array_equal(a, b) for a, b in zip(imagenet_like.get_weights(), teacher.get_weights())]
+    assert loaded.count(False) == 2 and not any(loaded[-2:])  # the (1000 -> 10)-class head's kernel and bias

@@ -104,3 +104,10 @@ def test_resolved_config_round_trips(tmp_path):
     save_config(config, tmp_path / "config.yaml")
     again = load_config(str(tmp_path / "config.yaml"))
     assert again.to_dict() == config.to_dict()
+
+
+def test_a_keras_applications_model_is_a_valid_name():
+    config = load_config("convnext_mlp", "small", ["student.name=keras.applications.MobileNetV2", "student.overrides.alpha=0.35"])
+    assert config.student.name == "keras.applications.MobileNetV2" and config.student.overrides == {"alpha": 0.35}
+    with pytest.raises(ConfigError, match=r"student.name: unknown model 'keras.applications.VGG16'; valid: .*keras.applications.ResNet50"):
+        load_config("convnext_mlp", "small", ["student.name=keras.applications.VGG16"])

@@ -1,0 +1,67 @@
+"""keras.applications classifiers by name, so that configs and `create_model` can name them:
+"keras.applications.MobileNetV2" builds that constructor's model for the run's classes and image size,
+with logits out, adapted to the zoo's contract (`tas_keras.adapt`)."""
+
+import inspect
+
+import keras
+
+from tas_keras.errors import InputError
+from tas_keras.models.adapted import adapt, known_applications
+
+PREFIX = "keras.applications."
+# Arguments the run decides: a classifier of its classes with logits, on square images of its size,
+# weights from a file or none (nothing is downloaded).
+RUN_ARGUMENTS = ("include_top", "weights", "input_tensor", "input_shape", "pooling", "classes", "classifier_activation")
+
+
+def is_application(name):
+    return isinstance(name, str) and name.startswith(PREFIX)
+
+
+def application_names():
+    """Every name `create_model` accepts for keras.applications (those whose stage ends are known)."""
+    return [PREFIX + name for name in known_applications()]
+
+
+def create_application(name, num_classes, image_size=None, batchnorm_momentum=None, **overrides):
+    """keras.applications.<Constructor>(weights=None, classes=num_classes, classifier_activation=None)
+    at image_size x image_size (224 if None), adapted. The inputs are the pipeline's normalised images, so
+    a constructor with `include_preprocessing` gets False unless overrides say otherwise (EfficientNet
+    B0-B7 have no such switch and rescale their input by 1/255 inside).
+
+    batchnorm_momentum: sets every BatchNormalization layer's momentum (None keeps the constructor's).
+        MobileNetV2 / V3 use 0.999, whose moving statistics need thousands of steps before evaluation
+        means anything; the zoo's CNNs use 0.9, as PyTorch's 0.1 does.
+    overrides: the constructor's other arguments (alpha, minimalistic, dropout_rate, ...)."""
+    constructor_name = name[len(PREFIX):]
+    if constructor_name not in known_applications():
+        raise InputError(
+            f"Unknown model {name!r}: tas_keras finds the stages of {', '.join(application_names())}; "
+            "adapt() other models in Python with stages=[4 layer names]."
+        )
+    constructor = getattr(keras.applications, constructor_name)
+    parameters = inspect.signature(constructor).parameters
+    fixed = sorted(set(overrides) & set(RUN_ARGUMENTS))
+    unknown = sorted(set(overrides) - set(parameters))
+    if fixed or unknown:
+        valid = sorted(set(parameters) - set(RUN_ARGUMENTS) | {"batchnorm_momentum"})
+        raise InputError(
+            f"Argument(s) {fixed + unknown} cannot be set for model {name!r} "
+            f"({'set by the run: ' + ', '.join(fixed) if fixed else 'unknown'}); valid: {valid}."
+        )
+    if batchnorm_momentum is not None and not 0 <= batchnorm_momentum < 1:
+        raise InputError(f"batchnorm_momentum={batchnorm_momentum!r} for model {name!r}: expected a number in [0, 1).")
+    size = image_size or 224
+    arguments = {"include_preprocessing": False} if "include_preprocessing" in parameters else {}
+    arguments.update(overrides)
+    try:
+        model = constructor(weights=None, input_shape=(size, size, 3), classes=num_classes, classifier_activation=None, **arguments)
+    except (ValueError, TypeError) as err:  # e.g. an input below the architecture's minimum size
+        message = " ".join(str(err).split())
+        raise InputError(f"{constructor_name} at {size}x{size} with {arguments}: {message}") from err
+    if batchnorm_momentum is not None:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = float(batchnorm_momentum)
+    return adapt(model, family="cnn")
