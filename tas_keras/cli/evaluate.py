@@ -27,6 +27,7 @@ def _main(argv):
     import tas_keras
     from tas_keras.atomic import atomic_json
     from tas_keras.data import build_dataset
+    from tas_keras.training.build import ADAPT_HINT
     from tas_keras.training.runner import evaluate
 
     if not os.path.isfile(args.model):
@@ -36,7 +37,7 @@ def _main(argv):
     except Exception as err:  # not a zip, unknown classes, ...
         raise InputError(f"could not load {args.model!r} (corrupt or not a Keras model file?): {err}") from err
     if not isinstance(model, tas_keras.Backbone):
-        raise InputError(f"{args.model!r} holds a {type(model).__name__}, not a tas_keras zoo model")
+        raise InputError(f"{args.model!r} holds a {type(model).__name__}, not a tas_keras zoo model; {ADAPT_HINT}")
     data, info = build_dataset(args.dataset, args.split, int(model.input_shape[1]), args.batch_size, data_dir=args.data_dir, normalize=True)
     if info.num_classes != int(model.output_shape[-1]):
         raise InputError(f"{args.model!r} predicts {model.output_shape[-1]} classes; {args.dataset} has {info.num_classes}")

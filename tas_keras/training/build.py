@@ -8,6 +8,8 @@ from tas_keras.distiller import Distiller
 from tas_keras.errors import InputError
 from tas_keras.models import Backbone, create_model, load_weights
 
+ADAPT_HINT = "a Keras classifier of your own works once saved as tas_keras.adapt(model).save('x.keras')."
+
 
 class TeacherFileError(InputError):
     """A teacher file that is missing, unreadable or does not fit the run."""
@@ -33,7 +35,7 @@ def load_teacher_file(path, image_size, num_classes):
     except Exception as err:  # corrupt zip, unknown classes, ...
         raise TeacherFileError(f"Could not load teacher {path!r} (corrupt or not a Keras model file?): {err}") from err
     if not isinstance(model, Backbone):
-        raise TeacherFileError(f"Teacher {path!r} is a {type(model).__name__}, not a tas_keras zoo model.")
+        raise TeacherFileError(f"Teacher {path!r} is a {type(model).__name__}, not a tas_keras zoo model; {ADAPT_HINT}")
     size, classes = int(model.input_shape[1]), int(model.output_shape[-1])
     if (size, classes) != (image_size, num_classes):
         raise TeacherFileError(

@@ -88,6 +88,11 @@ def test_evaluate_errors(capsys, tmp_path):
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"not a zip")
     one_line_error(capsys, evaluate_cli.main([str(bad), "--dataset", "digits"]), "could not load", "bad.keras")
+    import keras
+
+    plain = tmp_path / "plain.keras"
+    keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)]).save(plain)
+    one_line_error(capsys, evaluate_cli.main([str(plain), "--dataset", "digits"]), "holds a Sequential", "tas_keras.adapt(model).save('x.keras')")
 
 
 @pytest.mark.parametrize("name, args, expected", [

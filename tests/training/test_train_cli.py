@@ -72,7 +72,7 @@ def test_student_file_is_a_plain_zoo_model(finished_run):
     assert "ResMLP (None, 32, 32, 3) (None, 10)" in proc.stdout
 
 
-@pytest.mark.parametrize("case", ["missing", "corrupt", "wrong_classes"])
+@pytest.mark.parametrize("case", ["missing", "corrupt", "wrong_classes", "plain_keras"])
 def test_bad_teacher_files_give_clear_errors(case, finished_run, tmp_path, capsys):
     out, _ = finished_run
     if case == "missing":
@@ -80,11 +80,16 @@ def test_bad_teacher_files_give_clear_errors(case, finished_run, tmp_path, capsy
     elif case == "corrupt":
         path, message = tmp_path / "corrupt.keras", "corrupt"
         path.write_bytes(b"not a zip file")
-    else:
+    elif case == "wrong_classes":
         import tas_keras
 
         path, message = tmp_path / "t100.keras", "predicts 100 classes; this run needs 32x32 and 10"
         tas_keras.create_model("convnext_micro", num_classes=100).save(path)
+    else:
+        import keras
+
+        path, message = tmp_path / "plain.keras", "not a tas_keras zoo model; a Keras classifier of your own works once saved as tas_keras.adapt(model)"
+        keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)]).save(path)
     proc = in_process(capsys, train_cli.main, *FAST, "--epochs", "1", "--teacher", str(path), "--output-dir", str(tmp_path / "run"))
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
