@@ -66,9 +66,9 @@ def _unknown_model_error(name):
 
 
 def model_family(name_or_model):
-    """'cnn' | 'vit' | 'mlp' for a registered name or a zoo model instance."""
+    """'cnn' | 'vit' | 'mlp' for a registered name, a keras.applications name (all CNNs) or a zoo model instance."""
     if isinstance(name_or_model, str):
-        if is_application(name_or_model) and name_or_model in application_names():
+        if name_or_model in application_names():
             return "cnn"
         if name_or_model not in _REGISTRY:
             raise _unknown_model_error(name_or_model)

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+import tas_keras
 from tas_keras import Distiller
 from tas_keras.fusion import fusion_sides, stage_tail
 
@@ -130,3 +131,24 @@ def test_save_load_and_resume(tmp_path):
     assert int(keras.ops.convert_to_numpy(loaded.optimizer.iterations)) == 2
     loaded.run_eagerly = EAGER_IS_QUICKER
     loaded.fit(x, y, batch_size=4, verbose=0)
+
+
+def test_a_batchnorm_student_in_the_fused_model_keeps_the_statistics_of_its_own_pass():
+    """fusion="teacher_first" puts a ResNet student's stage 4 into the fused model: the fused pass still
+    trains it, but its BN moving statistics move with the student's own pass only, as under kd."""
+    def one_step(method, **options):
+        keras.utils.set_random_seed(3)
+        distiller = Distiller(tiny("vit"), tas_keras.create_model("resnet_micro", num_classes=10), method=method, **options)
+        distiller.compile(optimizer=keras.optimizers.SGD(0.1), run_eagerly=EAGER_IS_QUICKER)
+        before = {id(v): keras.ops.convert_to_numpy(v).copy() for v in distiller.student.trainable_weights}
+        x, y = tiny_data()
+        distiller.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+        moved = {id(v) for v in distiller.student.trainable_weights if np.abs(keras.ops.convert_to_numpy(v) - before[id(v)]).max() > 0}
+        return distiller, moved
+
+    fused, moved = one_step("tas", fusion="teacher_first", **ONLY["ofa_tf"])
+    assert fused.method.tail_side == "student" and fused.method.tail.non_trainable_variables
+    assert ids(fused.method.tail.trainable_weights) & moved, "the teacher-fused term still trains the student's stage 4"
+    own_pass_only, _ = one_step("kd")
+    for a, b in zip(fused.student.non_trainable_variables, own_pass_only.student.non_trainable_variables):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-5, atol=1e-6)
