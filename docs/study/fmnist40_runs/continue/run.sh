@@ -3,7 +3,7 @@
 # fbt = published TAS, tas = branch). The first 57 runs' records are in
 # /work/main/docs/study/fmnist40_interim/results.json; their folders were lost with the machine.
 # Two processes run this script; run folders are claimed with lock files, so they share the work.
-cd /work/study_tree || exit 1
+cd "${STUDY_TREE:-/work/study_tree}" || exit 1  # STUDY_TREE: a patched tree for a later part (vit3: bn_statistics_fix.diff)
 . /work/main/.venv/bin/activate
 export TF_CPP_MIN_LOG_LEVEL=2
 # setsid puts this script in its own scheduler autogroup, where `nice` alone ranks it only against
@@ -31,6 +31,10 @@ for part in "${order[@]}"; do
                --pair-set convnext_deit:student_training.optimizer.lr=0.005 "${COMMON[@]}" ;;
     # the ViT-teacher pair (2026-11-30, after the 108 runs): scratch, KD and the published method first
     vit)     nice -n 19 python tools/study.py --pairs vit_resnet --seeds 0 1 2 --methods scratch fbt kd "${COMMON[@]}" ;;
+    # the ViT-teacher pair again (2026-11-30, session 24): why the published formulation trails with a CNN
+    # student; InfoNCE off, and the fused model built the other way round (the teacher's stages 1-3)
+    vit3)    nice -n 19 python tools/study.py --pairs vit_resnet --seeds 0 1 2 --methods fbt_no_nce=fbt:w_nce=0 \
+               fbt_teacher_first=fbt:fusion=teacher_first "${COMMON[@]}" ;;
     vit2)    nice -n 19 python tools/study.py --pairs vit_resnet --seeds 0 1 2 --methods ofa tas "${COMMON[@]}"
              nice -n 19 python tools/study.py --pairs vit_resnet --seeds 0 1 2 --methods rsd dist dkd "${COMMON[@]}" ;;
   esac
