@@ -50,7 +50,8 @@ def create_application(name, num_classes, image_size=None, batchnorm_momentum=No
             f"Argument(s) {fixed + unknown} cannot be set for model {name!r} "
             f"({'set by the run: ' + ', '.join(fixed) if fixed else 'unknown'}); valid: {valid}."
         )
-    if batchnorm_momentum is not None and not 0 <= batchnorm_momentum < 1:
+    if batchnorm_momentum is not None and (isinstance(batchnorm_momentum, bool) or not isinstance(batchnorm_momentum, (int, float))
+                                           or not 0 <= batchnorm_momentum < 1):
         raise InputError(f"batchnorm_momentum={batchnorm_momentum!r} for model {name!r}: expected a number in [0, 1).")
     size = image_size or 224
     arguments = {"include_preprocessing": False} if "include_preprocessing" in parameters else {}

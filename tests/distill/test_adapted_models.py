@@ -129,6 +129,7 @@ def test_create_model_builds_keras_applications_by_name(tmp_path):
     ("keras.applications.MobileNetV2", {"classes": 5}, "cannot be set for model 'keras.applications.MobileNetV2' (set by the run: classes); valid: ['alpha',"),
     ("keras.applications.MobileNetV2", {"depth": 5}, "['depth'] cannot be set for model 'keras.applications.MobileNetV2' (unknown); valid: ['alpha', 'batchnorm_momentum', 'name']"),
     ("keras.applications.MobileNetV2", {"batchnorm_momentum": 1.0}, "batchnorm_momentum=1.0 for model 'keras.applications.MobileNetV2': expected a number in [0, 1)"),
+    ("keras.applications.MobileNetV2", {"batchnorm_momentum": "high"}, "batchnorm_momentum='high' for model 'keras.applications.MobileNetV2': expected a number in [0, 1)"),
     ("keras.applications.ResNet50", {"image_size": 16}, "ResNet50 at 16x16 with {}: "),
 ])
 def test_bad_keras_applications_requests_are_one_line_errors(name, overrides, message):
