@@ -2,6 +2,11 @@
 line (exit code 2) instead of a traceback. Leaf module: imports nothing from tas_keras."""
 
 
+def one_line(message):
+    """A message (or an exception's text) on one line: a CLI error must not spill over several."""
+    return " ".join(str(message).split())
+
+
 class InputError(ValueError):
     """A bad value, name, file or dataset given by the user; the message names it and the valid choices."""
 

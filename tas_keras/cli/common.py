@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from tas_keras.errors import InputError
+from tas_keras.errors import InputError, one_line
 
 
 def quiet_tensorflow():
@@ -42,10 +42,6 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def one_line(err):
-    return " ".join(str(err).split())
 
 
 def _input_fault(err):

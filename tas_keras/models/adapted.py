@@ -23,12 +23,12 @@ KNOWN_STAGE_ENDS = {
     r"ConvNeXt(Tiny|Small|Base|Large|XLarge)": r".+_stage_\d+_block_\d+_identity",
 }
 _KNOWN = re.compile("|".join(f"(?:{p})" for p in KNOWN_STAGE_ENDS.values()))
+_KNOWN_CONSTRUCTORS = re.compile("|".join(f"(?:{p})" for p in KNOWN_STAGE_ENDS))
 
 
 def known_applications():
     """The keras.applications constructors whose stage ends `adapt()` finds by name (sorted)."""
-    names = re.compile("|".join(f"(?:{p})" for p in KNOWN_STAGE_ENDS))
-    return sorted(n for n in dir(keras.applications) if names.fullmatch(n))
+    return sorted(n for n in dir(keras.applications) if _KNOWN_CONSTRUCTORS.fullmatch(n))
 
 
 def _square_side(shape):

@@ -6,7 +6,7 @@ import inspect
 
 import keras
 
-from tas_keras.errors import InputError
+from tas_keras.errors import InputError, one_line
 from tas_keras.models.adapted import adapt, known_applications
 
 PREFIX = "keras.applications."
@@ -59,8 +59,7 @@ def create_application(name, num_classes, image_size=None, batchnorm_momentum=No
     try:
         model = constructor(weights=None, input_shape=(size, size, 3), classes=num_classes, classifier_activation=None, **arguments)
     except (ValueError, TypeError) as err:  # e.g. an input below the architecture's minimum size
-        message = " ".join(str(err).split())
-        raise InputError(f"{constructor_name} at {size}x{size} with {arguments}: {message}") from err
+        raise InputError(f"{constructor_name} at {size}x{size} with {arguments}: {one_line(err)}") from err
     if batchnorm_momentum is not None:
         for layer in model.layers:
             if isinstance(layer, keras.layers.BatchNormalization):

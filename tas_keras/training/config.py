@@ -15,7 +15,7 @@ import yaml
 
 from tas_keras.atomic import atomic_text
 from tas_keras.data.augment_config import AugmentConfig
-from tas_keras.errors import InputError
+from tas_keras.errors import InputError, one_line
 
 CONFIG_PACKAGE = "tas_keras.configs"  # the top-level configs/ folder, shipped as package data (pyproject.toml)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -196,7 +196,7 @@ def load_config(pair, profile=None, overrides=()):
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"Pair file {pair!r} is not valid YAML: {' '.join(str(err).split())}") from None
+        raise ConfigError(f"Pair file {pair!r} is not valid YAML: {one_line(err)}") from None
     profiles = raw.pop("profiles", {}) or {}
     if profile is not None:
         if profile not in profiles:
