@@ -21,7 +21,14 @@ KNOWN_STAGE_ENDS = {
     r"MobileNetV3(Small|Large)": r"expanded_conv(_\d+)?_(add|project_bn)|conv_1_bn",  # S4: the head conv before its hard-swish
     r"EfficientNet(B[0-7]|V2(B[0-3]|S|M|L))": r"block\d+[a-z]_(add|project_bn|project_activation)|top_activation",
     r"ConvNeXt(Tiny|Small|Base|Large|XLarge)": r".+_stage_\d+_block_\d+_identity",
+    r"VGG(16|19)": r"block\d_pool",  # each stage's pooled output; S4 is the map the classifier flattens
+    r"DenseNet(121|169|201)": r"conv\d_block\d+_concat|relu",  # dense-block ends; S4 after the final BN + ReLU
+    r"MobileNet": r"conv_pw_\d+_relu",
+    r"NASNet(Mobile|Large)": r"reduction_concat_stem_1|normal_concat_\d+",  # S4: the last cell, before its ReLU
 }
+# Not in the table: InceptionV3, InceptionResNetV2 and Xception shrink their maps with unpadded
+# ("valid") convolutions, so their sides do not divide the input (a 96x96 input gives 9x9 at
+# reduction ~8 in InceptionV3) and the stages have no reduction of 4, 8, 16, 32 to be named by.
 _KNOWN = re.compile("|".join(f"(?:{p})" for p in KNOWN_STAGE_ENDS.values()))
 _KNOWN_CONSTRUCTORS = re.compile("|".join(f"(?:{p})" for p in KNOWN_STAGE_ENDS))
 

@@ -244,7 +244,7 @@ def test_a_keras_applications_student_from_the_config(finished_run, capsys):
     out = finished_run[0].parent / "mobilenet"  # beside the finished run: its teacher is reused
     proc = in_process(capsys, train_cli.main, *FAST, "--epochs", "1", "--method", "kd", "--no-xla", "--output-dir", str(out),
                       "--set", "student.name=keras.applications.MobileNetV2", "--set", "student.overrides.alpha=0.35",
-                      "--set", "student.overrides.batchnorm_momentum=0.9")
+                      "--set", "student.overrides.batchnorm_momentum=null")  # keep MobileNetV2's own 0.999
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "student keras.applications.MobileNetV2" in proc.stdout
     import keras
@@ -253,6 +253,7 @@ def test_a_keras_applications_student_from_the_config(finished_run, capsys):
 
     student = keras.saving.load_model(out / "student.keras")
     assert isinstance(student, tas_keras.AdaptedModel) and student.output_shape == (None, 10)
+    assert {layer.momentum for layer in student.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.999}
     evaluated = in_process(capsys, evaluate_cli.main, str(out / "student.keras"), "--dataset", "digits")
     top1 = json.loads((out / "summary.json").read_text())["student"]["top1"]
     assert evaluated.returncode == 0 and f"top-1 {100 * top1:.2f}" in evaluated.stdout, evaluated.stdout
