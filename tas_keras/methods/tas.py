@@ -6,12 +6,15 @@ from keras import ops
 from tas_keras.errors import InputError
 from tas_keras.fusion import FUSIONS, L2GProjector, fusion_sides, stage_tail
 from tas_keras.layers import dense, grid_side
-from tas_keras.losses import cross_entropy, info_nce, ofa_loss
+from tas_keras.losses import cross_entropy, hard_one_hot, info_nce, ofa_loss
 from tas_keras.methods import options as opt
 from tas_keras.methods.base import Method, pooled_features, register_method
 
 PAIRS = ("ts", "tf", "fs")  # teacher-student, teacher-fused, fused-student: the first of each is the target
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 1.0
+# InfoNCE's negatives: every other image of the batch (from the paper: positives are the same image),
+# or only those of other classes (our variant: with few classes, many negatives share the query's class).
+NCE_NEGATIVES = ("all", "other_classes")
 
 
 @register_method("tas")
@@ -29,7 +32,8 @@ class TAS(Method):
     reach j only: the teacher for both of its pairs, the fused model for the fused-student pair);
     one linear projection to `nce_dim` per model, shared by its pairs; one temperature
     tau = exp(log_tau), initialised at `nce_temperature` and clamped to [0.01, 1]
-    (`learn_temperature=False` keeps it fixed); the OFA loss with eps=1 and temperature 1 as in OFA-KD;
+    (`learn_temperature=False` keeps it fixed); every other image of the batch a negative
+    (`nce_negatives="other_classes"`: only those of other classes); the OFA loss with eps=1 and temperature 1 as in OFA-KD;
     unit weights; no fused CE. The teacher's keys are gathered over replicas (global-batch negatives);
     the fused keys of the fused-student pair are the replica's own batch under tf.distribute.
     The training log shows `fused_acc`, the fused model's accuracy on the training batches."""
@@ -46,6 +50,7 @@ class TAS(Method):
         "nce_dim": 256,
         "nce_temperature": 0.07,
         "learn_temperature": True,
+        "nce_negatives": "all",
         "eps": 1.0,
         "ofa_temperature": 1.0,
     }
@@ -61,6 +66,7 @@ class TAS(Method):
         "nce_dim": opt.integer(1),
         "nce_temperature": opt.number(MIN_TEMPERATURE, MAX_TEMPERATURE),
         "learn_temperature": opt.boolean,
+        "nce_negatives": opt.one_of(*NCE_NEGATIVES),
         "eps": opt.positive,
         "ofa_temperature": opt.positive,
     }
@@ -125,12 +131,15 @@ class TAS(Method):
         }
         keys = {"teacher": self.projections["teacher"](targets["features"]), "fused": ops.stop_gradient(queries["fused"])}
         tau = self.temperature()
+        classes = None
+        if self.option("nce_negatives") == "other_classes":
+            classes = ops.argmax(hard_one_hot(labels, student_out["logits"]), axis=-1)
         losses = self.ce_term(student_out, labels)
         roles = {"t": "teacher", "f": "fused", "s": "student"}
         for pair in PAIRS:
             target, learner = roles[pair[0]], roles[pair[1]]
             offset = positive_offset if target == "teacher" else 0
-            nce = info_nce(queries[learner], keys[target], tau, positive_offset=offset)
+            nce = info_nce(queries[learner], keys[target], tau, positive_offset=offset, classes=classes)
             target_logits = logits[target] if target == "teacher" else ops.stop_gradient(logits[target])
             ofa = ofa_loss(target_logits, logits[learner], labels, self.option("eps"), self.option("ofa_temperature"))
             losses[f"loss_nce_{pair}"] = self.option(f"w_{pair}") * self.option("w_nce") * nce

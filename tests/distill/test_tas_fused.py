@@ -117,6 +117,23 @@ def test_the_learned_temperature_moves_and_stays_in_its_clamp():
     assert id(fixed.method.log_temperature) not in moved
 
 
+def test_infonce_without_same_class_negatives_changes_only_the_infonce_terms():
+    x, _ = tiny_data()
+    y = np.array([0, 0, 0, 1, 1, 2, 3, 4])  # repeated classes: the batch's same-class images leave the negatives
+    first_step = {}
+    for negatives in ("all", "other_classes"):
+        keras.utils.set_random_seed(1)
+        distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", nce_negatives=negatives)
+        distiller.compile(optimizer=keras.optimizers.SGD(0.5), run_eagerly=EAGER_IS_QUICKER)
+        first_step[negatives] = distiller.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0).history
+    plain, masked = first_step["all"], first_step["other_classes"]
+    for pair in ("ts", "tf", "fs"):
+        assert masked[f"loss_nce_{pair}"][0] < plain[f"loss_nce_{pair}"][0]
+        assert masked[f"loss_ofa_{pair}"][0] == pytest.approx(plain[f"loss_ofa_{pair}"][0], rel=1e-5)
+    with pytest.raises(tas_keras.errors.InputError, match="nce_negatives"):
+        Distiller(tiny("cnn"), tiny("mlp"), method="tas", nce_negatives="others")
+
+
 def test_save_load_and_resume(tmp_path):
     keras.utils.set_random_seed(0)
     distiller = Distiller(tiny("cnn"), tiny("vit"), method="tas", w_fce=0.5)
