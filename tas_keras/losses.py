@@ -49,6 +49,13 @@ def as_probabilities(labels, num_classes, dtype="float32"):
     return ops.one_hot(_classes(labels), num_classes, dtype=dtype)
 
 
+def class_ids(labels, num_classes):
+    """(B,) int32 classes of integer labels, or of soft labels (mixup / cutmix) their arg-max class."""
+    if _soft(labels, num_classes):
+        return ops.cast(ops.argmax(labels, axis=-1), "int32")
+    return _classes(labels)
+
+
 def hard_one_hot(labels, logits):
     """One-hot of the label class; soft labels (mixup / cutmix) count as their arg-max class."""
     num_classes = logits.shape[-1]
@@ -82,15 +89,14 @@ def kd_loss(teacher_logits, student_logits, temperature=4.0, reduction="mean"):
     return _reduce(per_sample, reduction)
 
 
-def info_nce(query, key, temperature=0.07, symmetric=False, positive_offset=0, reduction="mean", classes=None):
+def info_nce(query, key, temperature=0.07, symmetric=False, positive_offset=0, reduction="mean", classes=None, key_classes=None):
     """InfoNCE between (B, D) queries and (K, D) keys, K >= B; the positive of query i is key
     `positive_offset + i` (the teacher feature of the same image), every other key is a negative.
 
     Both sides are L2-normalised. `symmetric` adds the key -> query direction (needs K == B).
     Keys may hold more images than the queries (e.g. gathered from other replicas).
-    classes: the queries' (B,) integer classes, or None. Given, the keys of the batch's other images of
-    the query's class are left out of its negatives (keys[positive_offset:positive_offset + B] are the
-    queries' own images; keys from other replicas, whose classes are not at hand, stay negatives).
+    classes, key_classes: the (B,) integer classes of the queries' images and the (K,) ones of the keys'
+    images, or None. Given, the keys of other images of the query's class are left out of its negatives.
     """
     _check_temperature(temperature)
     q, k = (ops.normalize(t, axis=-1, epsilon=1e-12) for t in _float32(query, key))
@@ -98,7 +104,9 @@ def info_nce(query, key, temperature=0.07, symmetric=False, positive_offset=0, r
     batch = ops.shape(q)[0]
     positives = ops.arange(batch) + positive_offset
     if classes is not None:
-        logits = ops.where(_same_class_negatives(classes, ops.shape(k)[0], positive_offset), -1e9, logits)
+        same_class = ops.equal(ops.expand_dims(_classes(classes), 1), ops.expand_dims(_classes(key_classes), 0))
+        other_image = ops.not_equal(ops.expand_dims(positives, 1), ops.expand_dims(ops.arange(ops.shape(k)[0]), 0))
+        logits = ops.where(ops.logical_and(same_class, other_image), -1e9, logits)
     per_sample = -ops.take_along_axis(
         ops.log_softmax(logits, axis=-1), ops.expand_dims(positives, -1), axis=-1
     )[:, 0]
@@ -108,18 +116,6 @@ def info_nce(query, key, temperature=0.07, symmetric=False, positive_offset=0, r
         reverse = -ops.diagonal(ops.log_softmax(ops.transpose(logits), axis=-1))
         per_sample = 0.5 * (per_sample + reverse)
     return _reduce(per_sample, reduction)
-
-
-def _same_class_negatives(classes, num_keys, positive_offset):
-    """(B, K): key j holds another image of query i's class (among the batch's own keys)."""
-    classes = _classes(classes)
-    batch = ops.shape(classes)[0]
-    local = ops.arange(num_keys) - positive_offset  # key j's index in the queries' batch
-    inside = (local >= 0) & (local < batch)
-    key_classes = ops.where(inside, ops.take(classes, ops.clip(local, 0, batch - 1)), -1)
-    same = ops.equal(ops.expand_dims(classes, 1), ops.expand_dims(key_classes, 0))
-    positive = ops.equal(ops.expand_dims(ops.arange(batch), 1), ops.expand_dims(local, 0))
-    return ops.logical_and(same, ops.logical_not(positive))
 
 
 def ofa_loss(teacher_logits, student_logits, labels, eps=1.0, temperature=1.0, reduction="mean"):

@@ -3,7 +3,8 @@
 A method is a keras Layer so that the trainable modules it adds (projections, assistants, branches)
 are tracked by the Distiller. It splits its work in two:
 - `teacher_targets(teacher_out)`: gradient-free tensors computed from the frozen teacher;
-  those named in `global_targets` are gathered over all replicas (InfoNCE negatives);
+  those named in `global_targets` are gathered over all replicas (InfoNCE negatives); "labels" there
+  adds the batch's labels to the targets, gathered the same way (the classes of those negatives);
 - `compute_losses(student_out, targets, labels, positive_offset, training)`: named, weighted scalar
   losses (means over the local batch), e.g. {"loss_ce": ..., "loss_kd": ...}; entries whose name does
   not start with "loss" are logged metrics (e.g. tas's "fused_acc"), not added to the loss.

@@ -6,7 +6,7 @@ from keras import ops
 from tas_keras.errors import InputError
 from tas_keras.fusion import FUSIONS, L2GProjector, fusion_sides, stage_tail
 from tas_keras.layers import dense, grid_side
-from tas_keras.losses import cross_entropy, hard_one_hot, info_nce, ofa_loss
+from tas_keras.losses import class_ids, cross_entropy, info_nce, ofa_loss
 from tas_keras.methods import options as opt
 from tas_keras.methods.base import Method, pooled_features, register_method
 
@@ -99,6 +99,8 @@ class TAS(Method):
             projections[role] = dense(dim, name=f"{role}_projection")
             projections[role].build((None, self.last[role]["channels"]))
         self.projections = projections
+        if self.option("nce_negatives") == "other_classes":
+            self.global_targets = ("features", "labels")  # the teacher keys' classes, gathered with them
         self.log_temperature = self.add_weight(
             shape=(), initializer=keras.initializers.Constant(math.log(self.option("nce_temperature"))),
             trainable=bool(self.option("learn_temperature")), name="log_temperature",
@@ -131,15 +133,18 @@ class TAS(Method):
         }
         keys = {"teacher": self.projections["teacher"](targets["features"]), "fused": ops.stop_gradient(queries["fused"])}
         tau = self.temperature()
-        classes = None
+        classes = {"teacher": None, "fused": None, "query": None}
         if self.option("nce_negatives") == "other_classes":
-            classes = ops.argmax(hard_one_hot(labels, student_out["logits"]), axis=-1)
+            num_classes = student_out["logits"].shape[-1]
+            own = class_ids(labels, num_classes)
+            # the teacher's keys are the global batch's images when gathered over replicas, so their labels are too
+            classes = {"teacher": class_ids(targets.get("labels", labels), num_classes), "fused": own, "query": own}
         losses = self.ce_term(student_out, labels)
         roles = {"t": "teacher", "f": "fused", "s": "student"}
         for pair in PAIRS:
             target, learner = roles[pair[0]], roles[pair[1]]
             offset = positive_offset if target == "teacher" else 0
-            nce = info_nce(queries[learner], keys[target], tau, positive_offset=offset, classes=classes)
+            nce = info_nce(queries[learner], keys[target], tau, positive_offset=offset, classes=classes["query"], key_classes=classes[target])
             target_logits = logits[target] if target == "teacher" else ops.stop_gradient(logits[target])
             ofa = ofa_loss(target_logits, logits[learner], labels, self.option("eps"), self.option("ofa_temperature"))
             losses[f"loss_nce_{pair}"] = self.option(f"w_{pair}") * self.option("w_nce") * nce

@@ -79,6 +79,8 @@ def train_step(distiller, data):
     x, y = step_inputs(distiller, data)
     batch = tf.shape(x)[0]
     targets = _compiled(distiller, "teacher", distiller.teacher_targets, forward_only=True)(x)
+    if "labels" in distiller.method.global_targets:
+        targets = {**targets, "labels": y}
     targets, offset, global_batch = _replica_layout(targets, distiller.method.global_targets, batch)
     scale = tf.cast(batch, tf.float32) / tf.cast(global_batch, tf.float32)
     losses, total, logits, grads = _forward_backward(distiller)(x, y, targets, offset, scale)

@@ -80,15 +80,15 @@ def test_a_class_outside_the_logits_is_a_nan_loss_not_a_silent_zero():
     assert np.isfinite(to_np(losses.ClassificationLoss()(np.array([0, 1, 2, 3]), logits)))
 
 
-def np_info_nce(q, k, T, offset=0, classes=None):
+def np_info_nce(q, k, T, offset=0, classes=None, key_classes=None):
     q = q / np.linalg.norm(q, axis=1, keepdims=True)
     k = k / np.linalg.norm(k, axis=1, keepdims=True)
     logits = q @ k.T / T
-    if classes is not None:  # drop the batch's other images of the query's class from the negatives
+    if classes is not None:  # drop the other images of the query's class from its negatives
         for i, c in enumerate(classes):
-            for j, d in enumerate(classes):
-                if j != i and d == c:
-                    logits[i, offset + j] = -np.inf
+            for j, d in enumerate(key_classes):
+                if j != offset + i and d == c:
+                    logits[i, j] = -np.inf
     logp = np_log_softmax(logits)
     return -logp[np.arange(len(q)), np.arange(len(q)) + offset]
 
@@ -109,15 +109,17 @@ def test_info_nce_with_more_keys_and_an_offset():
 
 
 def test_info_nce_can_leave_same_class_images_out_of_the_negatives():
-    # a replica holding images 4..7 of a global batch of 12 keys; the other replicas' keys stay negatives
+    # a replica holding images 4..7 of a global batch of 12 keys (the keys' classes gathered with them)
     q, k = rng.normal(size=(4, 8)).astype("float32"), rng.normal(size=(12, 8)).astype("float32")
-    classes = np.array([1, 0, 1, 1])
-    masked = to_np(losses.info_nce(q, k, 0.1, positive_offset=4, classes=classes, reduction="none"))
-    np.testing.assert_allclose(masked, np_info_nce(q, k, 0.1, offset=4, classes=classes), rtol=1e-4)
+    key_classes = np.array([5, 1, 6, 7, 1, 0, 1, 1, 8, 9, 5, 6])
+    classes = key_classes[4:8]
+    masked = to_np(losses.info_nce(q, k, 0.1, positive_offset=4, classes=classes, key_classes=key_classes, reduction="none"))
+    np.testing.assert_allclose(masked, np_info_nce(q, k, 0.1, 4, classes, key_classes), rtol=1e-4)
     plain = to_np(losses.info_nce(q, k, 0.1, positive_offset=4, reduction="none"))
     assert masked[1] == pytest.approx(plain[1], rel=1e-5) and (masked[[0, 2, 3]] < plain[[0, 2, 3]]).all()
-    # a batch of one class, its own keys: only the positive is left, a loss of 0
-    assert to_np(losses.info_nce(q, q, 0.1, classes=np.zeros(4, "int32"))) == pytest.approx(0.0, abs=1e-6)
+    # one class, its own keys: only the positive is left, a loss of 0
+    one_class = np.zeros(4, "int32")
+    assert to_np(losses.info_nce(q, q, 0.1, classes=one_class, key_classes=one_class)) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_info_nce_is_low_for_aligned_pairs():

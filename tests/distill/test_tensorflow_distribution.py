@@ -22,6 +22,7 @@ CHECK = pathlib.Path(__file__).with_name("mirrored_check.py")
 CHECKS = {
     "kd-no_xla": "kd:0", "tas-no_xla": "tas_branch:0", "dkd-warmup": "dkd:0:warmup_steps=4",
     "keras_jit_compile": "kd:1:jit_compile", "tas_teacher_pairs": "tas:0:w_fs=0",
+    "tas_other_classes": "tas:0:w_fs=0:nce_negatives=other_classes",
     "dist": "dist:0:per_replica", "rsd": "rsd:0:per_replica", "crd": "crd:0:per_replica:nce_k=16",
 }
 
@@ -59,10 +60,13 @@ def test_keras_jit_compile_flag_means_the_per_replica_xla_step(reports):
     assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
 
 
-def test_tas_two_replicas_give_the_one_device_step_on_the_teacher_pairs(reports):
+@pytest.mark.parametrize("name", ["tas_teacher_pairs", "tas_other_classes"])
+def test_tas_two_replicas_give_the_one_device_step_on_the_teacher_pairs(name, reports):
     """tas's teacher keys are gathered like tas_branch's; its fused-student InfoNCE uses each replica's own
-    batch (documented), so that pair is switched off here (w_fs=0) to compare the rest exactly."""
-    report = reports["tas_teacher_pairs"]
+    batch (documented), so that pair is switched off here (w_fs=0) to compare the rest exactly. With
+    nce_negatives="other_classes" the labels are gathered with the keys (the batch's classes 8 8 9 6 | 9 0
+    5 9: class 9 is on both replicas), so the same images leave the negatives as on one device."""
+    report = reports[name]
     assert report["replicas"] == 2 and "loss_nce_tf" in report["single"]
     assert report["max_loss_diff"] < 1e-5, report
     assert report["weights_updated"] > 0
