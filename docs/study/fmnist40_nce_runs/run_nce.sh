@@ -6,6 +6,8 @@
 # ../fmnist40_runs/continue/bn_statistics_fix.diff + vit_tree.diff, old names: fbt = published;
 # resnet34_resnet18: b77eeeb + cnn_tree.diff), so that the runs differ from the published runs of the same
 # seed in the option alone. Two processes run this script and share the runs through the study's locks.
+# The patches hold the option's first form (the query batch's own classes; keys from other replicas kept
+# as negatives), which on one replica, as here, leaves out exactly the keys today's form does (c6f3302).
 . /work/main/.venv/bin/activate
 export TF_CPP_MIN_LOG_LEVEL=2 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 TF_ENABLE_ONEDNN_OPTS=1
 echo 19 > /proc/self/autogroup 2>/dev/null || true
