@@ -33,9 +33,10 @@ class TAS(Method):
     one linear projection to `nce_dim` per model, shared by its pairs; one temperature
     tau = exp(log_tau), initialised at `nce_temperature` and clamped to [0.01, 1]
     (`learn_temperature=False` keeps it fixed); every other image of the batch a negative
-    (`nce_negatives="other_classes"`: only those of other classes); the OFA loss with eps=1 and temperature 1 as in OFA-KD;
-    unit weights; no fused CE. The teacher's keys are gathered over replicas (global-batch negatives);
-    the fused keys of the fused-student pair are the replica's own batch under tf.distribute.
+    (`nce_negatives="other_classes"`: only those of other classes); the OFA loss with eps=1 and
+    temperature 1 as in OFA-KD; unit weights; no fused CE. The teacher's keys are gathered over replicas
+    (global-batch negatives; with their labels for "other_classes"); the fused keys of the fused-student
+    pair are the replica's own batch under tf.distribute.
     The training log shows `fused_acc`, the fused model's accuracy on the training batches."""
 
     defaults = {
@@ -133,18 +134,18 @@ class TAS(Method):
         }
         keys = {"teacher": self.projections["teacher"](targets["features"]), "fused": ops.stop_gradient(queries["fused"])}
         tau = self.temperature()
-        classes = {"teacher": None, "fused": None, "query": None}
+        query_classes, key_classes = None, {"teacher": None, "fused": None}
         if self.option("nce_negatives") == "other_classes":
             num_classes = student_out["logits"].shape[-1]
-            own = class_ids(labels, num_classes)
+            query_classes = class_ids(labels, num_classes)
             # the teacher's keys are the global batch's images when gathered over replicas, so their labels are too
-            classes = {"teacher": class_ids(targets.get("labels", labels), num_classes), "fused": own, "query": own}
+            key_classes = {"teacher": class_ids(targets.get("labels", labels), num_classes), "fused": query_classes}
         losses = self.ce_term(student_out, labels)
         roles = {"t": "teacher", "f": "fused", "s": "student"}
         for pair in PAIRS:
             target, learner = roles[pair[0]], roles[pair[1]]
             offset = positive_offset if target == "teacher" else 0
-            nce = info_nce(queries[learner], keys[target], tau, positive_offset=offset, classes=classes["query"], key_classes=classes[target])
+            nce = info_nce(queries[learner], keys[target], tau, positive_offset=offset, classes=query_classes, key_classes=key_classes[target])
             target_logits = logits[target] if target == "teacher" else ops.stop_gradient(logits[target])
             ofa = ofa_loss(target_logits, logits[learner], labels, self.option("eps"), self.option("ofa_temperature"))
             losses[f"loss_nce_{pair}"] = self.option(f"w_{pair}") * self.option("w_nce") * nce

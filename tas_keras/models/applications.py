@@ -63,15 +63,16 @@ def create_application(name, num_classes, image_size=None, batchnorm_momentum=BA
         model = constructor(weights=None, input_shape=(size, size, 3), classes=num_classes, classifier_activation=None, **arguments)
     except (ValueError, TypeError) as err:  # e.g. an input below the architecture's minimum size
         raise InputError(f"{constructor_name} at {size}x{size} with {arguments}: {one_line(err)}") from err
-    if batchnorm_momentum is not None:
-        set_batchnorm_momentum(model, batchnorm_momentum)
-    return adapt(model, family="cnn")
+    return adapt(set_batchnorm_momentum(model, batchnorm_momentum), family="cnn")
 
 
 def set_batchnorm_momentum(model, momentum):
     """Sets the momentum of every BatchNormalization layer of `model` (a Keras model you built, e.g. a
-    keras.applications one before `adapt()`); returns the model. Saved in the layers' config."""
+    keras.applications one before `adapt()`; None leaves them); returns the model. Saved in the layers'
+    config."""
     _check_momentum(momentum, getattr(model, "name", model))
+    if momentum is None:
+        return model
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = float(momentum)
