@@ -1,6 +1,7 @@
 """Models and distillers from a run config: the one place the CLI, the study and the tools build them."""
 
 import os
+import random
 
 import keras
 
@@ -52,6 +53,17 @@ def build_teacher(config, num_classes):
     if config.teacher.weights:
         load_weights(model, config.teacher.weights, allow_head_mismatch=True)
     return model
+
+
+def check_student(config, num_classes):
+    """Builds the student once and drops it, leaving the seeded random state as it was (Keras draws each
+    initializer's seed from Python's `random`), so that a bad student setting is an error before the
+    teacher stage, not after it, and the run's student still starts from the weights it would have."""
+    state = random.getstate()
+    try:
+        create_model(config.student.name, num_classes=num_classes, image_size=config.data.image_size, **config.student.overrides)
+    finally:
+        random.setstate(state)
 
 
 def build_student(config, num_classes):

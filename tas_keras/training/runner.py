@@ -21,7 +21,7 @@ from tas_keras.distiller import resolve_xla
 from tas_keras.errors import InputError, TrainingDiverged
 from tas_keras.losses import ClassificationLoss
 from tas_keras.pixels import check_normalization, normalize_pixels
-from tas_keras.training.build import build_distiller, build_student, build_teacher, load_teacher_file, require_teacher_file, teacher_size
+from tas_keras.training.build import build_distiller, build_student, build_teacher, check_student, load_teacher_file, require_teacher_file, teacher_size
 from tas_keras.training.callbacks import logged_seconds, stage_callbacks
 from tas_keras.training.checkpoint import EpochCheckpoint
 from tas_keras.training.config import ConfigError, config_differences, load_config, save_config
@@ -188,6 +188,7 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
     scope, replicas = distribution_scope(config.strategy)
 
     train, test, info, test_info = _datasets(config, "student_training", config.data.image_size, normalize=False)
+    check_student(config, info.num_classes)
     teacher, teacher_path = obtain_teacher(config, teacher_cache, teacher_file, scope, info.num_classes, log)
 
     cfg = config.student_training

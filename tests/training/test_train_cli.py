@@ -72,6 +72,41 @@ def test_student_file_is_a_plain_zoo_model(finished_run):
     assert "ResMLP (None, 32, 32, 3) (None, 10)" in proc.stdout
 
 
+@pytest.mark.parametrize("settings", [
+    ["student.overrides.bogus=5"],  # an unknown constructor argument
+    ["student.name=keras.applications.MobileNet", "student.overrides.batchnorm_momentum=2"],
+    ["student.name=keras.applications.MobileNet", "data.image_size=16"],  # below MobileNet's 32-pixel minimum
+])
+def test_a_bad_student_setting_fails_before_the_teacher_stage(settings, tmp_path, capsys):
+    """The student is built (and dropped) before the teacher is trained: the error comes in seconds, not
+    after the teacher stage (hours at paper scale), and no teacher is trained for a run that cannot start."""
+    sets = [arg for setting in settings for arg in ("--set", setting)]
+    proc = in_process(capsys, train_cli.main, *FAST, "--epochs", "1", "--output-dir", str(tmp_path / "run"), *sets)
+    assert proc.returncode != 0 and proc.stderr.count("\n") == 1 and "train.py: error: " in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "teachers").exists() or not any((tmp_path / "teachers").iterdir())
+    assert "Epoch 1/" not in proc.stdout
+
+
+def test_the_early_student_check_leaves_the_seeded_state_as_it_was():
+    import random
+
+    import keras
+
+    from tas_keras.training.build import build_student, check_student
+    from tas_keras.training.config import load_config
+
+    config = load_config("convnext_mlp", "small", [])
+    initial = []
+    for check_first in (False, True):
+        keras.utils.set_random_seed(0)
+        if check_first:
+            state = random.getstate()
+            check_student(config, 10)
+            assert random.getstate() == state
+        initial.append([w.copy() for w in build_student(config, 10).get_weights()])
+    assert len(initial[0]) == len(initial[1]) and all(np.array_equal(a, b) for a, b in zip(*initial))
+
+
 @pytest.mark.parametrize("case", ["missing", "corrupt", "wrong_classes", "plain_keras"])
 def test_bad_teacher_files_give_clear_errors(case, finished_run, tmp_path, capsys):
     out, _ = finished_run
