@@ -61,14 +61,18 @@ def check_student(config, num_classes):
     teacher stage, not after it, and the run's student still starts from the weights it would have."""
     state = random.getstate()
     try:
-        create_model(config.student.name, num_classes=num_classes, image_size=config.data.image_size, **config.student.overrides)
+        _initialised_student(config, num_classes)
     finally:
         random.setstate(state)
 
 
+def _initialised_student(config, num_classes):
+    return create_model(config.student.name, num_classes=num_classes, image_size=config.data.image_size, **config.student.overrides)
+
+
 def build_student(config, num_classes):
     """The student, freshly initialised or from `student.weights`."""
-    model = create_model(config.student.name, num_classes=num_classes, image_size=config.data.image_size, **config.student.overrides)
+    model = _initialised_student(config, num_classes)
     if config.student.weights:
         load_weights(model, config.student.weights)
     return model
