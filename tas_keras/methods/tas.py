@@ -5,8 +5,9 @@ from keras import ops
 
 from tas_keras.errors import InputError
 from tas_keras.fusion import FUSIONS, L2GProjector, fusion_sides, stage_tail
-from tas_keras.layers import dense, grid_side
+from tas_keras.layers import dense, grid_side, scale_gradient
 from tas_keras.losses import class_ids, cross_entropy, info_nce, ofa_loss
+from tas_keras.methods import grad_scale
 from tas_keras.methods import options as opt
 from tas_keras.methods.base import Method, pooled_features, register_method
 
@@ -18,7 +19,7 @@ NCE_NEGATIVES = ("all", "other_classes")
 
 
 @register_method("tas")
-class TAS(Method):
+class TAS(grad_scale.CalibratedGradScale, Method):
     """TAS as published at ICCV 2025 ("Fuse Before Transfer", FBT; arXiv 2410.12342 v2): a fused model
     (stages 1-3 of one model, an L2G projector, stage 4 + head of the other; see tas_keras.fusion)
     sits between teacher and student. Knowledge = globally average-pooled final features f and
@@ -37,6 +38,11 @@ class TAS(Method):
     temperature 1 as in OFA-KD; unit weights; no fused CE. The teacher's keys are gathered over replicas
     (global-batch negatives; with their labels for "other_classes"); the fused keys of the fused-student
     pair are the replica's own batch under tf.distribute.
+    `nce_grad_scale` (our variant; 1.0 = the paper) multiplies the gradient the InfoNCE terms send into
+    the student through its pooled features (the teacher-student and fused-student pairs; the student's
+    projection trains in full): "auto" calibrates it once, on the first training batches, to
+    min(1, own / pull) from the gradient norms of the student's own terms (CE, its two OFA terms) and of
+    those two InfoNCE terms on the student weights both reach (see tas_keras.methods.grad_scale).
     The training log shows `fused_acc`, the fused model's accuracy on the training batches."""
 
     defaults = {
@@ -52,6 +58,7 @@ class TAS(Method):
         "nce_temperature": 0.07,
         "learn_temperature": True,
         "nce_negatives": "all",
+        "nce_grad_scale": 1.0,
         "eps": 1.0,
         "ofa_temperature": 1.0,
     }
@@ -68,10 +75,12 @@ class TAS(Method):
         "nce_temperature": opt.number(MIN_TEMPERATURE, MAX_TEMPERATURE),
         "learn_temperature": opt.boolean,
         "nce_negatives": opt.one_of(*NCE_NEGATIVES),
+        "nce_grad_scale": grad_scale.RULE,
         "eps": opt.positive,
         "ofa_temperature": opt.positive,
     }
     global_targets = ("features",)
+    scale_option, own_group, pull_group = "nce_grad_scale", "student", "nce"
 
     def __init__(self, pair, options=None, models=None, **kwargs):
         super().__init__(pair, options, **kwargs)
@@ -106,6 +115,10 @@ class TAS(Method):
             shape=(), initializer=keras.initializers.Constant(math.log(self.option("nce_temperature"))),
             trainable=bool(self.option("learn_temperature")), name="log_temperature",
         )
+        self.add_grad_scale()  # after log_temperature: older checkpoints hold that one alone
+
+    def calibration_groups(self):
+        return {"student": ["loss_ce", "loss_ofa_ts", "loss_ofa_fs"], "nce": ["loss_nce_ts", "loss_nce_fs"]}
 
     def temperature(self):
         return ops.clip(ops.exp(self.log_temperature), MIN_TEMPERATURE, MAX_TEMPERATURE)
@@ -129,7 +142,7 @@ class TAS(Method):
         fused = self.fused_forward(student_out, targets, training)
         logits = {"teacher": targets["logits"], "student": student_out["logits"], "fused": fused["logits"]}
         queries = {
-            "student": self.projections["student"](self._pooled(student_out["S4"], "student")),
+            "student": self.projections["student"](scale_gradient(self._pooled(student_out["S4"], "student"), self.grad_scale_in_use())),
             "fused": self.projections["fused"](self._pooled(fused["S4"], "fused")),
         }
         keys = {"teacher": self.projections["teacher"](targets["features"]), "fused": ops.stop_gradient(queries["fused"])}

@@ -1,11 +1,8 @@
-import contextlib
-
-import keras
-
 from tas_keras.assistant import MODULES, build_assistant, check_modules, default_modules
 from tas_keras.errors import InputError
 from tas_keras.layers import dense, scale_gradient, spatial_smooth
 from tas_keras.losses import cross_entropy, feature_mse, info_nce, kd_loss
+from tas_keras.methods import grad_scale
 from tas_keras.methods import options as opt
 from tas_keras.methods.base import Method, register_method, stage_by_name
 
@@ -17,7 +14,7 @@ def common_divisors(a, b):
 
 
 @register_method("tas_branch")
-class TASBranch(Method):
+class TASBranch(grad_scale.CalibratedGradScale, Method):
     """Our earlier design, kept to compare against the published `tas` (named tas_branch since the study of
     issue 15): CE + w_kd * KD(teacher, student) + for each hybrid assistant branching off a student stage:
     w_nce * InfoNCE(proj(smooth(assistant features)), proj(smooth(teacher last stage)))
@@ -62,16 +59,13 @@ class TASBranch(Method):
         "feature_loss": opt.one_of(*FEATURE_LOSSES),
         "w_akd": opt.weight,
         "w_ace": opt.weight,
-        "branch_grad_scale": opt.either(opt.one_of("auto"), opt.number(0.0, 1.0)),
+        "branch_grad_scale": grad_scale.RULE,
     }
+    scale_option, own_group, pull_group = "branch_grad_scale", "student", "assistant"
 
     def __init__(self, pair, options=None, **kwargs):
         super().__init__(pair, options, **kwargs)
-        scale = self.option("branch_grad_scale")
-        # The scale in use lives in variables, so a resumed run keeps its calibrated value.
-        self.branch_scale = self.add_weight(shape=(), initializer=keras.initializers.Constant(1.0 if scale == "auto" else float(scale)),
-                                            trainable=False, name="branch_grad_scale")
-        self.calibrated = self.add_weight(shape=(), initializer="zeros", trainable=False, name="calibrated")
+        self.add_grad_scale()
         self.global_targets = ("nce_keys",) if self.option("feature_loss") == "nce" else ()
         size, grid = self.pair["image_size"], self.option("nce_grid")
         self.teacher_last = self.pair["teacher_stages"][-1]
@@ -111,47 +105,9 @@ class TASBranch(Method):
             self.key = dense(self.option("nce_dim"), name="teacher_key")
             self.key.build((None, key_dim))
 
-    def _branch_scale(self):
-        scale = self.option("branch_grad_scale")
-        return self.branch_scale if scale == "auto" else float(scale)  # a Python number keeps 1.0 / 0.0 exact no-ops
-
-    def needs_calibration(self):
-        return self.option("branch_grad_scale") == "auto" and float(keras.ops.convert_to_numpy(self.calibrated)) == 0.0
-
     def calibration_groups(self):
         assistant = [f"loss_{self.option('feature_loss')}", "loss_akd", "loss_ace"]
         return {"student": ["loss_ce", "loss_kd"], "assistant": assistant}
-
-    @contextlib.contextmanager
-    def calibration_scope(self):
-        """Calibration measures the assistant's unscaled pull; the scale in use is restored after."""
-        previous = float(keras.ops.convert_to_numpy(self.branch_scale))
-        self.branch_scale.assign(1.0)
-        try:
-            yield
-        finally:
-            self.branch_scale.assign(previous)
-
-    def calibrate(self, norms):
-        """auto: scale the assistant's gradient into the shared stages so that, at the start, it pulls
-        them at most as hard as the student's own CE + KD does (measured on the shared weights)."""
-        own, pull = float(norms["student"]["grad_shared"]), float(norms["assistant"]["grad_shared"])
-        scale = 1.0 if own <= 0.0 or pull <= own else own / pull
-        self.branch_scale.assign(scale)
-        self.calibrated.assign(1.0)
-        return {"branch_grad_scale": scale, "student_grad": own, "assistant_grad": pull}
-
-    def load_own_variables(self, store):
-        if len(store.keys()) == 0:  # a checkpoint from before branch_grad_scale existed: it was trained
-            self.branch_scale.assign(1.0)  # with the assistant's full gradient; resume it that way
-            self.calibrated.assign(1.0)
-            return
-        super().load_own_variables(store)
-
-    def calibration_state(self):
-        if self.option("branch_grad_scale") != "auto":
-            return None
-        return {"branch_grad_scale": float(keras.ops.convert_to_numpy(self.branch_scale))}
 
     def teacher_targets(self, teacher_out):
         last = self.teacher_last
@@ -171,7 +127,7 @@ class TASBranch(Method):
         }
         feature, akd, ace = 0.0, 0.0, 0.0
         for name, assistant, query in zip(self.stage_names, self.assistants, self.queries):
-            branch = scale_gradient(student_out[name], self._branch_scale())
+            branch = scale_gradient(student_out[name], self.grad_scale_in_use())
             out = assistant(branch, training=training)
             smoothed = spatial_smooth(out["features"], self.option("nce_grid"))
             feature = feature + self._feature_loss(query(smoothed), targets["nce_keys"], positive_offset)

@@ -38,6 +38,7 @@ def test_a_value_of_the_wrong_kind_is_refused_by_name(name):
         ("scratch", {"label_smoothing": 1.5}, r"label_smoothing=1.5 .* \[0, 1\]"),
         ("tas_branch", {"branch_grad_scale": 2}, r"expected 'auto' or a number in \[0, 1\]"),
         ("tas_branch", {"branch_grad_scale": "half"}, r"branch_grad_scale='half'"),
+        ("tas", {"nce_grad_scale": 1.5}, r"nce_grad_scale=1.5 .* expected 'auto' or a number in \[0, 1\]"),
         ("tas_branch", {"assistant_depth": 0}, r"assistant_depth=0 .* integer >= 1"),
         ("tas_branch", {"nce_dim": 2.5}, r"nce_dim=2.5 .* integer"),
         ("tas_branch", {"symmetric": 1}, r"symmetric=1 .* true or false"),

@@ -46,6 +46,7 @@ def test_the_fused_model_holds_no_copied_weights(teacher, student):
     tail_owner = models[method.tail_side]
     assert ids(method.tail.weights) <= ids(tail_owner.weights)  # stage 4 + head: the model's own variables
     own = ids(method.projector.weights) | ids(w for p in method.projections.values() for w in p.weights) | {id(method.log_temperature)}
+    own |= {id(method.grad_scale), id(method.calibrated)}  # nce_grad_scale's state
     assert ids(method.weights) == own | ids(method.tail.weights)  # nothing else is new
     assert not ids(method.projector.weights) & (ids(distiller.teacher.weights) | ids(distiller.student.weights))
 
@@ -132,6 +133,61 @@ def test_infonce_without_same_class_negatives_changes_only_the_infonce_terms():
         assert masked[f"loss_ofa_{pair}"][0] == pytest.approx(plain[f"loss_ofa_{pair}"][0], rel=1e-5)
     with pytest.raises(tas_keras.errors.InputError, match="nce_negatives"):
         Distiller(tiny("cnn"), tiny("mlp"), method="tas", nce_negatives="others")
+
+
+def _nce_only_step(nce_grad_scale):
+    """One plain SGD step on the student's two InfoNCE terms alone: {part: {variable: change}}."""
+    distiller, _ = one_sgd_step("cnn", "mlp", w_ce=0.0, w_ofa=0.0, w_tf=0.0, nce_grad_scale=nce_grad_scale)
+    method = distiller.method
+    parts = {"student": distiller.student.trainable_weights, "projections": [w for p in method.projections.values() for w in p.weights],
+             "temperature": [method.log_temperature]}
+    return {k: {v.path: keras.ops.convert_to_numpy(v) for v in vs} for k, vs in parts.items()}, distiller
+
+
+def test_nce_grad_scale_scales_only_the_gradient_infonce_sends_into_the_student():
+    (full, d1), (scaled, d2), (detached, _) = (_nce_only_step(s) for s in (1.0, 0.25, 0.0))
+    keras.utils.set_random_seed(1)
+    start = {v.path: keras.ops.convert_to_numpy(v) for v in Distiller(tiny("cnn"), tiny("mlp"), method="tas").student.trainable_weights}
+    moved = [p for p in full["student"] if np.abs(full["student"][p] - start[p]).max() > 0]
+    assert moved, "InfoNCE moves the student"
+    for p in moved:  # one plain SGD step: weight change = -lr * gradient
+        np.testing.assert_allclose(scaled["student"][p] - start[p], 0.25 * (full["student"][p] - start[p]), rtol=1e-3, atol=1e-7, err_msg=p)
+    for part in ("projections", "temperature"):  # the projections and the temperature train exactly as before
+        for p in full[part]:
+            np.testing.assert_allclose(scaled[part][p], full[part][p], rtol=1e-4, atol=1e-6, err_msg=p)  # XLA rounds the graphs apart
+    for p in start:
+        np.testing.assert_array_equal(detached["student"][p], start[p])
+
+
+@pytest.mark.parametrize("teacher, student", [("vit", "cnn")])
+def test_auto_nce_grad_scale_is_calibrated_once_from_gradient_norms_and_survives_saving(tmp_path, teacher, student):
+    from tas_keras.diagnostics import group_gradient_norms
+
+    keras.utils.set_random_seed(0)
+    distiller = Distiller(tiny(teacher), tiny(student), method="tas", nce_grad_scale="auto")
+    distiller.compile(optimizer="adam", run_eagerly=EAGER_IS_QUICKER)
+    x, y = tiny_data(16)
+    assert distiller.method.needs_calibration()
+    _, norms, _ = group_gradient_norms(distiller, [(x[:8], y[:8]), (x[8:], y[8:])], distiller.method.calibration_groups())
+    own, pull = norms["student"]["grad_shared"], norms["nce"]["grad_shared"]
+    assert own > 0 and pull > 0
+    distiller.fit(x, y, batch_size=8, epochs=1, verbose=0)  # calibrates on the same first two batches
+    report = distiller.calibration
+    assert report["nce_grad_scale"] == pytest.approx(min(1.0, own / pull), rel=1e-3)
+    assert set(report) == {"nce_grad_scale", "student_grad", "nce_grad"}
+    assert not distiller.method.needs_calibration()
+    distiller.save(tmp_path / "tas.keras")
+    loaded = keras.saving.load_model(tmp_path / "tas.keras")
+    assert not loaded.method.needs_calibration()  # a resumed run keeps its calibrated scale
+    assert loaded.method.calibration_state() == distiller.method.calibration_state()
+
+
+def test_a_tas_checkpoint_from_before_nce_grad_scale_resumes_with_infonces_full_gradient():
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="tas", nce_grad_scale="auto")
+    distiller.method.load_own_variables({"0": np.float32(-2.0)})  # such a file holds the log-temperature alone
+    assert float(keras.ops.convert_to_numpy(distiller.method.log_temperature)) == -2.0
+    assert not distiller.method.needs_calibration()
+    assert distiller.method.calibration_state() == {"nce_grad_scale": 1.0}
 
 
 def test_save_load_and_resume(tmp_path):
