@@ -5,6 +5,7 @@ backend-agnostic forward / loss function (`teacher_targets`, `compute_losses`) w
 backend (tas_keras/steps/).
 """
 
+import contextlib
 import os
 
 import keras
@@ -22,7 +23,9 @@ from tas_keras.steps import test_step_for_backend, train_step_for_backend
 
 
 def _first_batches(x, y, batch_size, count=4):
-    """The first `count` (images, labels) batches of what `fit` was given, for calibration."""
+    """The first `count` (images, labels) batches of what `fit` was given, for calibration. (A tf.data
+    dataset that reshuffles on each pass is iterated once more for them, so fit()'s first epoch sees its
+    next order; tools/train.py calibrates on a pipeline of its own instead.)"""
     if y is not None and hasattr(x, "shape"):
         size = batch_size or 32
         return [(x[i : i + size], y[i : i + size]) for i in range(0, min(len(x), count * size), size)]
@@ -33,6 +36,18 @@ def _first_batches(x, y, batch_size, count=4):
         "distiller.calibrate([(images, labels), ...]) before fit(), or set the option to a number "
         "(e.g. branch_grad_scale=1.0)."
     )
+
+
+@contextlib.contextmanager
+def _state_kept(variables):
+    """Restores `variables` on exit: calibration's training-mode passes move BatchNorm statistics and
+    random-seed states, and a calibrated run must start from the state an uncalibrated one would."""
+    saved = [(v, keras.ops.convert_to_numpy(v)) for v in variables]
+    try:
+        yield
+    finally:
+        for variable, value in saved:
+            variable.assign(value)
 
 
 def _check_pair(teacher, student):
@@ -110,6 +125,7 @@ class Distiller(keras.Model):
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="acc")
         self.top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, int(student.output_shape[-1])), name="top5")
         self.trace_count = 0  # Python executions of train_step (see train_step)
+        self.calibration = None  # the method's calibration report, once `calibrate` has run in this process
         self.built = True  # every part is built above
 
     # --- the backend-agnostic forward / loss function -------------------------------------------
@@ -144,7 +160,7 @@ class Distiller(keras.Model):
         groups = self.method.calibration_groups()
         if groups is None:
             return None
-        with self.method.calibration_scope():
+        with _state_kept(self.non_trainable_variables), self.method.calibration_scope():
             _, norms, _ = group_gradient_norms(self, batches, groups)
         self.calibration = self.method.calibrate(norms)
         return self.calibration

@@ -10,6 +10,7 @@ method of a pair reuses one teacher.
 import hashlib
 import json
 import pathlib
+import random
 import sys
 import time
 
@@ -57,6 +58,18 @@ def _datasets(config, stage, image_size, normalize):
                                 deterministic=config.data.deterministic, **common)
     test, test_info = build_dataset(config.data.dataset, "test", **common)
     return train, test, info, test_info
+
+
+def _calibration_batches(config, count=4):
+    """The first training batches from a pipeline built for them alone: iterating the run's own one would
+    move its shuffle and augmentation state, and the calibrated run would see other batches than an
+    uncalibrated run of the same seed. Python's random state (new layers draw seeds from it) is kept."""
+    state = random.getstate()
+    try:
+        train = _datasets(config, "student_training", config.data.image_size, normalize=False)[0]
+        return list(train.take(count).as_numpy_iterator())
+    finally:
+        random.setstate(state)
 
 
 def _teacher_jit(config):
@@ -207,7 +220,7 @@ def run(config, output_dir, teacher_file=None, teacher_cache=None, log=print):
     calibration = None
     if distiller.method.needs_calibration():  # e.g. tas_branch's branch_grad_scale=auto, on the first training batches
         with scope():
-            calibration = distiller.calibrate(train.take(4).as_numpy_iterator())
+            calibration = distiller.calibrate(_calibration_batches(config))
         log(f"Calibrated {distiller.method_name}: " + ", ".join(f"{k}={v:.4g}" for k, v in calibration.items()))
     advice = (f"Lower student_training.optimizer.lr (now {cfg.optimizer.lr:g}) or set student_training.optimizer.clip_norm, "
               f"then run in a new folder ({output_dir} holds the run with these settings).")

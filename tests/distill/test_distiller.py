@@ -107,6 +107,39 @@ def test_auto_branch_grad_scale_is_calibrated_once_from_gradient_norms_and_survi
     assert loaded.method.calibration_state() == distiller.method.calibration_state()
 
 
+def test_calibration_leaves_the_models_state_as_it_was(seeded):
+    """Calibration runs training-mode passes; the BatchNorm statistics (and seed states) they move are put back."""
+    student = tas_keras.create_model("resnet_micro", num_classes=10)
+    distiller = Distiller(tiny("cnn"), student, method="tas", nce_grad_scale="auto")
+    state = [v for v in distiller.student.non_trainable_variables + distiller.teacher.non_trainable_variables]
+    assert any("moving" in v.path for v in state)
+    before = snapshot(state)
+    x, y = tiny_data(8)
+    distiller.calibrate([(x, y)])
+    assert not distiller.method.needs_calibration()
+    for path, value in snapshot(state).items():
+        np.testing.assert_array_equal(value, before[path], err_msg=path)
+    distiller.compute_losses(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y), distiller.teacher_targets(x), training=True)
+    assert any(np.abs(snapshot(state)[p] - before[p]).max() > 0 for p in before), "a training-mode pass moves them"
+
+
+def test_a_calibrated_run_trains_exactly_as_one_given_the_calibrated_scale(seeded):
+    histories, scales = [], []
+    for option in ("auto", None):
+        keras.utils.set_random_seed(2)
+        scale = option or float(np.float32(scales[0]))
+        # a BatchNorm student; small CE and OFA weights make InfoNCE the larger pull, so "auto" scales it down
+        distiller = Distiller(tiny("cnn"), tas_keras.create_model("resnet_micro", num_classes=10), method="tas", nce_grad_scale=scale,
+                              w_ce=0.05, w_ofa=0.05)
+        distiller.compile(optimizer="adam", run_eagerly=EAGER_IS_QUICKER)
+        x, y = tiny_data(16)
+        histories.append(distiller.fit(x, y, batch_size=8, epochs=2, shuffle=False, validation_data=(x, y), verbose=0).history)  # val: the moving statistics
+        scales.append(distiller.calibration["nce_grad_scale"] if option else scale)
+    assert 0 < scales[0] < 1
+    for key in histories[1]:
+        np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=1e-6, err_msg=key)
+
+
 def _independent_gradients(distiller, x, y, terms):
     """Gradients of the sum of `terms` on the student's trainable weights, computed here with the
     backend's own autodiff (a plain tape / jax.grad), not with tas_keras.diagnostics."""

@@ -63,6 +63,25 @@ def test_the_next_run_reuses_the_trained_teacher(finished_run, capsys):
         json.loads((out / "summary.json").read_text())["teacher"]["top1"]
 
 
+def test_a_calibrated_run_trains_exactly_as_a_run_given_its_calibrated_scale(finished_run, capsys):
+    """tas_branch's default branch_grad_scale="auto" calibrates on the first batches of a pipeline of its own:
+    the run's batches, augmentation and model state stay those of a run that does not calibrate."""
+    out, _ = finished_run
+    metrics = {}
+    for name, scale in (("auto", "auto"), ("fixed", None)):
+        folder = out.parent / f"calibrated_{name}"
+        scale = scale or repr(float(np.float32(json.loads((out.parent / "calibrated_auto" / "summary.json").read_text())["calibration"]["branch_grad_scale"])))
+        proc = in_process(capsys, train_cli.main, *FAST, "--epochs", "2", "--method", "tas_branch", "--no-xla", "--output-dir", str(folder),
+                          "--set", f"distiller.branch_grad_scale={scale}")
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        assert ("Calibrated tas_branch" in proc.stdout) == (name == "auto")
+        lines = (folder / "metrics.csv").read_text().splitlines()
+        header = lines[0].split(",")
+        metrics[name] = [{k: float(v) for k, v in zip(header, line.split(",")) if k != "epoch_seconds"} for line in lines[1:]]
+    assert 0 < float(scale) < 1 and len(metrics["auto"]) == 2
+    assert metrics["auto"] == metrics["fixed"]
+
+
 def test_student_file_is_a_plain_zoo_model(finished_run):
     out, _ = finished_run
     code = ("import keras, tas_keras, numpy as np; m = keras.saving.load_model(r'%s'); "
