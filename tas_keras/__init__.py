@@ -16,6 +16,10 @@ if "tensorflow" not in _sys.modules:
     # to keep TensorFlow's choice; a program that imports TensorFlow before tas_keras keeps it too.
     _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
+from tas_keras.quiet_import import import_quietly as _import_quietly
+
+_import_quietly("keras")  # on its TensorFlow backend keras loads TensorFlow: its import-time log lines obey the level
+
 from tas_keras import convert, losses, methods, schedules  # noqa: F401  (schedules: saved optimizers load; convert: timm weight files)
 from tas_keras.convert import load_timm_weights
 from tas_keras.distiller import Distiller
