@@ -12,7 +12,10 @@ devices ahead, and Keras' JAX trainer device_puts one batch ahead on accelerator
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
+
+from tas_keras.quiet_import import import_quietly
+
+tf = import_quietly("tensorflow")  # first loaded here on the JAX and torch backends: its import-time log lines obey the level
 
 from tas_keras.data import sources
 from tas_keras.data.augment import BatchMixer, ImageAugmenter
