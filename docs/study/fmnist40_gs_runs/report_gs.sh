@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reports of session 26's runs (nce_grad_scale 0 and auto), each written as results.* into its study folder
+# Reports of session 26's runs (nce_grad_scale 0 and auto; `report_gs.sh vit|deit|mixer|cnn`), each written as results.* into its study folder
 # and copied to docs/study/fmnist40_gs/PAIR. vit_resnet and convnext_deit: old names (fbt = published,
 # tas = branch), from a report worktree of the earlier reports (694e6d8 + session 25's report changes)
 # with patch_gs.py applied (the option has to exist for the configs to resolve); resnet34_resnet18:
@@ -22,6 +22,11 @@ case $1 in
          --title "Fashion-MNIST study, a ViT student: InfoNCE's pull into the student (5,000 training images, 40 epochs, 3 seeds)" \
          --compare fbt_nce_auto:fbt --compare fbt_nce_auto:fbt_no_nce --compare fbt_nce_auto:dist \
        && keep convnext_deit /work/study/fmnist ;;
+  mixer) cd /work/report_tree_gs && python tools/study.py --pairs mixer_resnet --seeds 0 1 2 \
+         --methods fbt_rerun=fbt fbt_nce_gs0=fbt:nce_grad_scale=0 "${COMMON[@]}" \
+         --title "Fashion-MNIST study, an MLP teacher: InfoNCE's pull into the student (5,000 training images, 40 epochs, 3 seeds)" \
+         --compare fbt_nce_gs0:fbt_rerun \
+       && keep mixer_resnet /work/study/fmnist ;;
   cnn) STUDY_TREE=/work/study_tree_cnn_gs bash /work/main/docs/study/fmnist40_cnn_runs/continue/run_cnn.sh \
          --ablation tas_nce_gs0=tas:nce_grad_scale=0 --ablation tas_nce_auto=tas:nce_grad_scale=auto --report-only \
          --compare tas_nce_gs0:tas --compare tas_nce_auto:tas --compare tas_no_nce:tas_nce_gs0 --compare tas_nce_gs0:ofa \

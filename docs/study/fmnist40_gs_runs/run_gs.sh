@@ -14,6 +14,13 @@ echo 19 > /proc/self/autogroup 2>/dev/null || true
 COMMON=(--dataset fashion_mnist --train-subset 5000 --epochs 40 --teacher-epochs 20 --batch-size 64
         --set student_training.optimizer.lr=0.01 --set student_training.validation_freq=4 --output-dir /work/study/fmnist
         --title "Fashion-MNIST study: 5,000 training images, 40 epochs, 3 seeds")
+# Part 2: the third CNN-student pair, mixer_resnet (MLP teacher). Its published runs of seeds 0-1 ran on a
+# machine that is gone, with a teacher trained there, so the published formulation runs again here
+# (fbt_rerun), from the same frozen worktree, beside nce_grad_scale=0. Called as `run_gs.sh mixer`.
+if [ "$1" = mixer ]; then
+  cd /work/study_tree_vit_gs && exec nice -n 19 python tools/study.py --pairs mixer_resnet --seeds 0 1 2 \
+    --methods fbt_rerun=fbt fbt_nce_gs0=fbt:nce_grad_scale=0 "${COMMON[@]}"
+fi
 (cd /work/study_tree_vit_gs && nice -n 19 python tools/study.py --pairs vit_resnet --seeds 0 1 2 \
   --methods fbt_nce_gs0=fbt:nce_grad_scale=0 fbt_nce_auto=fbt:nce_grad_scale=auto "${COMMON[@]}")
 (cd /work/study_tree_vit_gs && nice -n 19 python tools/study.py --pairs convnext_deit --seeds 0 1 2 \
