@@ -63,7 +63,7 @@ def import_quietly(name):
     """importlib.import_module(name), filtered as above while TensorFlow is not loaded yet and the level
     asks for quiet (>= 1); a plain import otherwise."""
     level = min_log_level()
-    if "tensorflow" in sys.modules or level < 1:
+    if "tensorflow" in sys.modules or level < 1 or sys.stderr is None:  # None: a process without a console
         return importlib.import_module(name)
     with stderr_filtered(level):
         return importlib.import_module(name)
