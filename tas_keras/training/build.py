@@ -1,5 +1,6 @@
 """Models and distillers from a run config: the one place the CLI, the study and the tools build them."""
 
+import contextlib
 import os
 import random
 
@@ -55,15 +56,23 @@ def build_teacher(config, num_classes):
     return model
 
 
-def check_student(config, num_classes):
-    """Builds the student once and drops it, leaving the seeded random state as it was (Keras draws each
-    initializer's seed from Python's `random`), so that a bad student setting is an error before the
-    teacher stage, not after it, and the run's student still starts from the weights it would have."""
+@contextlib.contextmanager
+def python_random_kept():
+    """Leaves Python's `random` state as it was: Keras draws each new layer's and initializer's seed from
+    it, so work done aside (a check, calibration batches) must not move the seeded run's draws."""
     state = random.getstate()
     try:
-        _initialised_student(config, num_classes)
+        yield
     finally:
         random.setstate(state)
+
+
+def check_student(config, num_classes):
+    """Builds the student once and drops it, leaving the seeded random state as it was, so that a bad
+    student setting is an error before the teacher stage, not after it, and the run's student still
+    starts from the weights it would have."""
+    with python_random_kept():
+        _initialised_student(config, num_classes)
 
 
 def _initialised_student(config, num_classes):

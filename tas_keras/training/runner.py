@@ -10,7 +10,6 @@ method of a pair reuses one teacher.
 import hashlib
 import json
 import pathlib
-import random
 import sys
 import time
 
@@ -22,7 +21,16 @@ from tas_keras.distiller import resolve_xla
 from tas_keras.errors import InputError, TrainingDiverged
 from tas_keras.losses import ClassificationLoss
 from tas_keras.pixels import check_normalization, normalize_pixels
-from tas_keras.training.build import build_distiller, build_student, build_teacher, check_student, load_teacher_file, require_teacher_file, teacher_size
+from tas_keras.training.build import (
+    build_distiller,
+    build_student,
+    build_teacher,
+    check_student,
+    load_teacher_file,
+    python_random_kept,
+    require_teacher_file,
+    teacher_size,
+)
 from tas_keras.training.callbacks import logged_seconds, stage_callbacks
 from tas_keras.training.checkpoint import EpochCheckpoint
 from tas_keras.training.config import ConfigError, config_differences, load_config, save_config
@@ -50,26 +58,30 @@ def teacher_fingerprint(config):
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def _split_settings(config, stage, image_size, normalize):
+    return {"image_size": image_size, "batch_size": getattr(config, stage).batch_size, "data_dir": config.data.data_dir,
+            "download": config.data.download, "normalize": normalize}
+
+
+def _train_dataset(config, stage, image_size, normalize):
+    return build_dataset(config.data.dataset, "train", augment=getattr(config, stage).augment, seed=config.seed,
+                         subset=config.data.train_subset, deterministic=config.data.deterministic,
+                         **_split_settings(config, stage, image_size, normalize))
+
+
 def _datasets(config, stage, image_size, normalize):
-    train_cfg = getattr(config, stage)
-    common = {"image_size": image_size, "batch_size": train_cfg.batch_size, "data_dir": config.data.data_dir, "download": config.data.download,
-              "normalize": normalize}
-    train, info = build_dataset(config.data.dataset, "train", augment=train_cfg.augment, seed=config.seed, subset=config.data.train_subset,
-                                deterministic=config.data.deterministic, **common)
-    test, test_info = build_dataset(config.data.dataset, "test", **common)
+    train, info = _train_dataset(config, stage, image_size, normalize)
+    test, test_info = build_dataset(config.data.dataset, "test", **_split_settings(config, stage, image_size, normalize))
     return train, test, info, test_info
 
 
 def _calibration_batches(config, count=4):
     """The first training batches from a pipeline built for them alone: iterating the run's own one would
     move its shuffle and augmentation state, and the calibrated run would see other batches than an
-    uncalibrated run of the same seed. Python's random state (new layers draw seeds from it) is kept."""
-    state = random.getstate()
-    try:
-        train = _datasets(config, "student_training", config.data.image_size, normalize=False)[0]
+    uncalibrated run of the same seed."""
+    with python_random_kept():
+        train, _ = _train_dataset(config, "student_training", config.data.image_size, normalize=False)
         return list(train.take(count).as_numpy_iterator())
-    finally:
-        random.setstate(state)
 
 
 def _teacher_jit(config):

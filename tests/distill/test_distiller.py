@@ -111,7 +111,7 @@ def test_calibration_leaves_the_models_state_as_it_was(seeded):
     """Calibration runs training-mode passes; the BatchNorm statistics (and seed states) they move are put back."""
     student = tas_keras.create_model("resnet_micro", num_classes=10)
     distiller = Distiller(tiny("cnn"), student, method="tas", nce_grad_scale="auto")
-    state = [v for v in distiller.student.non_trainable_variables + distiller.teacher.non_trainable_variables]
+    state = distiller.student.non_trainable_variables + distiller.teacher.non_trainable_variables
     assert any("moving" in v.path for v in state)
     before = snapshot(state)
     x, y = tiny_data(8)
