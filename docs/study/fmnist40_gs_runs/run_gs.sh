@@ -21,6 +21,18 @@ if [ "$1" = mixer ]; then
   cd /work/study_tree_vit_gs && exec nice -n 19 python tools/study.py --pairs mixer_resnet --seeds 0 1 2 \
     --methods fbt_rerun=fbt fbt_nce_gs0=fbt:nce_grad_scale=0 "${COMMON[@]}"
 fi
+# Part 3 (session 27): the ViT student with nce_grad_scale=0, the cell part 1 left out. Called as `run_gs.sh deit`.
+if [ "$1" = deit ]; then
+  cd /work/study_tree_vit_gs && exec nice -n 19 python tools/study.py --pairs convnext_deit --seeds 0 1 2 \
+    --methods fbt_nce_gs0=fbt:nce_grad_scale=0 --pair-set convnext_deit:student_training.optimizer.lr=0.005 "${COMMON[@]}"
+fi
+# Part 4 (session 27): the MLP student. convnext_mlp's published runs ran on the first machine (lost, with
+# its teacher), so the published formulation runs again here (fbt_rerun) beside nce_grad_scale=0.
+# Called as `run_gs.sh mlp`.
+if [ "$1" = mlp ]; then
+  cd /work/study_tree_vit_gs && exec nice -n 19 python tools/study.py --pairs convnext_mlp --seeds 0 1 2 \
+    --methods fbt_rerun=fbt fbt_nce_gs0=fbt:nce_grad_scale=0 "${COMMON[@]}"
+fi
 (cd /work/study_tree_vit_gs && nice -n 19 python tools/study.py --pairs vit_resnet --seeds 0 1 2 \
   --methods fbt_nce_gs0=fbt:nce_grad_scale=0 fbt_nce_auto=fbt:nce_grad_scale=auto "${COMMON[@]}")
 (cd /work/study_tree_vit_gs && nice -n 19 python tools/study.py --pairs convnext_deit --seeds 0 1 2 \
