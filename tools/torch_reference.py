@@ -17,6 +17,9 @@ median over --steps after --warmup.
 40-80-160-320) -> ResMLP-S12 on 4x4 patches (dim 384, 12 blocks, 64 tokens), parameter counts equal to
 tas_keras' convnext_atto / resmlp_12_224 with patch_size=4 at 32x32; teacher forward, student step and
 KD step (the assistant is only built at the micro size). Plain PyTorch needs no tas_keras, keras or TensorFlow (torch only).
+--compile: the models through torch.compile (Inductor: generated CPU code that fuses the elementwise work around the
+matmuls; the optimizer steps stay eager, as in tools/timm_reference.py); the first call of each part compiles
+(`first_s` in the JSON).
 --trace PART: after the timings, --steps more calls of that part (NCHW) under torch.profiler, and PyTorch's
 ops by their own CPU time per step, to set beside `tools/benchmark.py --trace` (TensorFlow's ops).
 """
@@ -221,7 +224,7 @@ SIZES = {  # (teacher kwargs, student kwargs)
 
 
 class Steps:
-    def __init__(self, channels_last=False, size="micro", bfloat16=False):
+    def __init__(self, channels_last=False, size="micro", bfloat16=False, compiled=False):
         torch.manual_seed(0)
         self.bfloat16 = bfloat16
         teacher_kwargs, student_kwargs = SIZES[size]
@@ -233,6 +236,8 @@ class Steps:
                 m.to(memory_format=torch.channels_last)
         for p in self.teacher.parameters():
             p.requires_grad_(False)
+        if compiled:  # the models' forward (and, through AOTAutograd, backward) passes; the optimizer steps stay eager
+            self.teacher, self.student, self.scratch, self.assistant = map(torch.compile, (self.teacher, self.student, self.scratch, self.assistant))
         trainable = [*self.student.parameters(), *self.assistant.parameters(), *self.query.parameters(), *self.key.parameters()]
         self.tas_opt = torch.optim.AdamW(trainable, lr=1e-4, weight_decay=0.004)
         self.kd_opt = torch.optim.AdamW(self.student.parameters(), lr=1e-4, weight_decay=0.004)
@@ -323,6 +328,7 @@ def main(argv=None):
     p.add_argument("--size", choices=sorted(SIZES), default="micro", help="micro: the small profile's pair; paper: ConvNeXt-atto -> ResMLP-S12 (KD only)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                    help="bf16: forward passes and losses under torch.autocast(bfloat16), as tools/benchmark.py's --set precision=mixed_bfloat16 (tools/timm_reference.py spells it the same)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the models (Inductor's CPU code: fused elementwise kernels)")
     p.add_argument("--trace", choices=("teacher_forward", "student_step", "kd_step", "tas_step"),
                    help="profile --steps calls of this part (NCHW) with torch.profiler and print PyTorch's ops by their own CPU time")
     p.add_argument("--json")
@@ -333,10 +339,10 @@ def main(argv=None):
     x = torch.randn(batch, 3, 32, 32)
     y = torch.randint(0, 10, (batch,))
     report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "batch_size": batch, "size": args.size,
-              "precision": args.precision, "runs": []}
+              "precision": args.precision, "compile": args.compile, "runs": []}
     parts = ("teacher_forward", "student_step", "kd_step") + (("tas_step",) if args.size == "micro" else ())
     for channels_last in (False, True):
-        steps = Steps(channels_last, args.size, bfloat16=args.precision == "bf16")
+        steps = Steps(channels_last, args.size, bfloat16=args.precision == "bf16", compiled=args.compile)
         counts = {"teacher": sum(p.numel() for p in steps.teacher.parameters()), "student": sum(p.numel() for p in steps.student.parameters())}
         xs = x.contiguous(memory_format=torch.channels_last) if channels_last else x
         run = {"channels_last": channels_last, "params": counts}
@@ -344,20 +350,27 @@ def main(argv=None):
                  "kd_step": lambda: steps.kd_step(xs, y), "tas_step": lambda: steps.tas_step(xs, y)}
         for name in parts:
             fn = calls[name]
-            _, median = time_calls(fn, args.steps, args.warmup)
-            run[name] = {"median_s": median, "images_per_s": batch / median}
+            first, median = time_calls(fn, args.steps, args.warmup)
+            run[name] = {"median_s": median, "images_per_s": batch / median, "first_s": first}
         if args.trace and not channels_last:
             rows = profile_kernels(calls[args.trace], args.steps, cuda=False)["top"]
             report["trace"] = {"part": args.trace, "ops": [{"op": op, "ms": ms, "calls": n} for op, ms, n in rows]}
         run["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         report["runs"].append(run)
+    if args.compile:  # graphs torch.compile captured, all parts and layouts: a recompile would show here
+        from torch._dynamo.utils import counters
+
+        report["compiled_graphs"] = int(counters["stats"]["unique_graphs"])
     pair = {"micro": "convnext_micro -> resmlp_micro", "paper": "convnext_atto -> resmlp_12 (patch 4)"}[args.size]
-    print(f"\nPyTorch {report['torch']} ({report['threads']} threads), {pair} at 32x32, batch {batch}, {args.precision}")
+    mode = "torch.compile" if args.compile else "eager"
+    print(f"\nPyTorch {report['torch']} ({report['threads']} threads, {mode}), {pair} at 32x32, batch {batch}, {args.precision}")
     print(f"{'layout':<15}{'part':<17}{'ms/step':>9}{'img/s':>9}")
     for run in report["runs"]:
         for part in parts:
             print(f"{'channels_last' if run['channels_last'] else 'NCHW':<15}{part:<17}{1000 * run[part]['median_s']:>9.1f}{run[part]['images_per_s']:>9.0f}")
     print(f"parameters: teacher {report['runs'][0]['params']['teacher']:,}, student {report['runs'][0]['params']['student']:,}")
+    if args.compile:
+        print(f"graphs compiled: {report['compiled_graphs']}")
     if args.trace:
         ops = report["trace"]["ops"]
         print(f"\n{args.trace} (NCHW), PyTorch's ops by own CPU time per step: {sum(op['ms'] for op in ops):.1f} ms in all")

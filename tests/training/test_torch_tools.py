@@ -49,7 +49,7 @@ def test_torch_reference_reports_each_part(tmp_path, precision):
     stdout = run_tool(["tools/torch_reference.py", "--batch-size", "4", "--steps", "1", "--warmup", "0", "--precision", precision,
                        "--trace", "kd_step", "--json", str(out)])
     report = json.loads(out.read_text())
-    assert report["precision"] == precision and f"batch 4, {precision}" in stdout
+    assert report["precision"] == precision and f"batch 4, {precision}" in stdout and "compiled_graphs" not in report
     for run in report["runs"]:
         for part in ("teacher_forward", "student_step", "kd_step", "tas_step"):
             assert run[part]["median_s"] > 0
@@ -57,6 +57,19 @@ def test_torch_reference_reports_each_part(tmp_path, precision):
     ops = {op["op"]: op for op in report["trace"]["ops"]}
     assert report["trace"]["part"] == "kd_step" and ops["aten::gelu"]["calls"] > 0 and ({"aten::mm", "aten::addmm"} & set(ops))
     assert all(op["ms"] > 0 for op in ops.values()) and "PyTorch's ops by own CPU time" in stdout
+
+
+def test_torch_reference_compiles_the_models_with_torch_compile(tmp_path):
+    out = tmp_path / "ref.json"
+    stdout = run_tool(["tools/torch_reference.py", "--batch-size", "4", "--steps", "1", "--warmup", "0", "--compile", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert report["compile"] is True and "torch.compile" in stdout
+    for run in report["runs"]:
+        for part in ("teacher_forward", "student_step", "kd_step", "tas_step"):
+            assert run[part]["median_s"] > 0
+    # graphs captured by torch._dynamo: some, and at most one per model (teacher, two students, assistant) and
+    # layout, where recompiling at each of the 16 calls would capture more
+    assert 0 < report["compiled_graphs"] <= 8 and f"graphs compiled: {report['compiled_graphs']}" in stdout
 
 
 @pytest.mark.parametrize("args, expected", [
