@@ -59,8 +59,7 @@ def class_ids(labels, num_classes):
 def hard_one_hot(labels, logits):
     """One-hot of the label class; soft labels (mixup / cutmix) count as their arg-max class."""
     num_classes = logits.shape[-1]
-    target = as_probabilities(labels, num_classes, logits.dtype)
-    return ops.one_hot(ops.argmax(target, axis=-1), num_classes, dtype=logits.dtype)
+    return ops.one_hot(class_ids(labels, num_classes), num_classes, dtype=logits.dtype)
 
 
 def cross_entropy(labels, logits, label_smoothing=0.0, reduction="mean"):

@@ -8,6 +8,7 @@ minutes.
 """
 
 import gzip
+import logging
 import os
 import pathlib
 
@@ -120,7 +121,7 @@ def tfds_dataset(name, split, data_dir=None, download=False):
     import tensorflow_datasets as tfds
 
     builder = tfds.builder(TFDS_DATASETS[name], data_dir=data_dir)
-    if not download and not builder.is_prepared():
+    if not download and not _quietly_prepared(builder):
         manual = os.path.join(builder.data_dir_root, "downloads", "manual")
         raise DatasetUnavailable(
             f"tfds dataset {TFDS_DATASETS[name]!r} is not prepared in {builder.data_dir_root}. Online, add "
@@ -134,6 +135,18 @@ def tfds_dataset(name, split, data_dir=None, download=False):
     tfds_split = {"train": "train", "test": "validation" if name in ("imagenet2012", "imagenette") else "test"}[split]
     ds = builder.as_dataset(split=tfds_split, as_supervised=True, shuffle_files=split == "train")
     return ds, builder.info.features["label"].num_classes, builder.info.splits[tfds_split].num_examples
+
+
+def _quietly_prepared(builder):
+    """builder.is_prepared(), without the absl WARNING tfds logs for a folder that does not exist yet
+    ("Variant folder ... has no dataset_info.json"), which would precede our own error for the same case."""
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)
+    try:
+        return builder.is_prepared()
+    finally:
+        absl_logger.setLevel(level)
 
 
 def folder_classes(root):
