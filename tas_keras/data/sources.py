@@ -117,21 +117,19 @@ def load_fashion_mnist(split, data_dir=None):
 def tfds_dataset(name, split, data_dir=None, download=False):
     """(tf.data of (uint8 image, label), number of classes, number of examples) of a tfds split, the
     counts from the dataset's own info. Without `download`, a dataset that is not prepared in
-    data_dir fails at once, saying where to put the files."""
+    data_dir fails at once, saying where to put the files; with it, so does one whose archives are
+    neither in tfds' manual_dir nor reachable."""
     import tensorflow_datasets as tfds
 
     builder = tfds.builder(TFDS_DATASETS[name], data_dir=data_dir)
-    if not download and not _quietly_prepared(builder):
-        manual = os.path.join(builder.data_dir_root, "downloads", "manual")
-        raise DatasetUnavailable(
-            f"tfds dataset {TFDS_DATASETS[name]!r} is not prepared in {builder.data_dir_root}. Online, add "
-            f"--download to let tfds fetch it. Offline, copy its archive(s) into {manual} (tfds manual_dir; "
-            f"imagenet2012 always needs ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar there) and run "
-            "with --download to prepare it from there, or point --data-dir at a prepared tfds folder."
-        )
-    if download:
-        config = tfds.download.DownloadConfig(manual_dir=os.path.join(builder.data_dir_root, "downloads", "manual"))
-        builder.download_and_prepare(download_config=config)
+    manual = os.path.join(builder.data_dir_root, "downloads", "manual")
+    if not _quietly_prepared(builder):
+        if not download:
+            raise DatasetUnavailable(
+                f"tfds dataset {TFDS_DATASETS[name]!r} is not prepared in {builder.data_dir_root}. Online, add "
+                f"--download to let tfds fetch it. {_offline_help(manual)}"
+            )
+        _download_and_prepare(builder, manual)
     tfds_split = {"train": "train", "test": "validation" if name in ("imagenet2012", "imagenette") else "test"}[split]
     ds = builder.as_dataset(split=tfds_split, as_supervised=True, shuffle_files=split == "train")
     return ds, builder.info.features["label"].num_classes, builder.info.splits[tfds_split].num_examples
@@ -147,6 +145,65 @@ def _quietly_prepared(builder):
         return builder.is_prepared()
     finally:
         absl_logger.setLevel(level)
+
+
+def _offline_help(manual):
+    return (f"Offline, copy its archive(s) into {manual} (tfds manual_dir; imagenet2012 always needs "
+            "ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar there) and run with --download to prepare it "
+            "from there, or point --data-dir at a prepared tfds folder.")
+
+
+def _download_and_prepare(builder, manual):
+    """builder.download_and_prepare with tfds' manual_dir, its failures as one DatasetUnavailable line.
+    Offline, tfds retries each URL 10 times with back-off (3.5 minutes for CIFAR-100 before a traceback),
+    so a download that cannot start fails first, at once."""
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
+
+    archives = _archives(builder)
+    in_manual = any(os.path.exists(os.path.join(manual, name)) for name in archives.values())
+    unreachable = [] if in_manual else unreachable_hosts(list(archives))
+    if unreachable:
+        raise DatasetUnavailable(
+            f"tfds dataset {builder.name!r} downloads from {', '.join(unreachable)}, which this machine cannot "
+            f"reach (tfds' checksums name the archive(s): {', '.join(sorted(set(archives.values())))}). {_offline_help(manual)}"
+        )
+    try:
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual))
+    except (OSError, AssertionError, tfds.download.DownloadError, NonMatchingChecksumError) as err:
+        cause = (str(err).strip().splitlines() or [""])[0][:300].rstrip(":")
+        raise DatasetUnavailable(
+            f"tfds could not download or prepare {builder.name!r} ({type(err).__name__}: {cause}). {_offline_help(manual)}"
+        ) from err
+
+
+def _archives(builder):
+    """{URL: file name} of the archives the builder's checksums list (those of all its configs), where a
+    file of that name in manual_dir replaces the download; {} for datasets that tfds never downloads."""
+    infos = builder.url_infos or {}
+    return {url: info.filename for url, info in infos.items() if info.filename}
+
+
+def unreachable_hosts(urls, timeout_s=3.0):
+    """The hosts of `urls` when none of them accepts a connection within `timeout_s`, else []: the download
+    cannot start. [] also where a proxy is set (the proxy, not this machine, resolves and connects)."""
+    import socket
+    import urllib.parse
+    import urllib.request
+
+    if not urls or urllib.request.getproxies():
+        return []
+    hosts = {}
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        hosts.setdefault(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    for host, port in hosts.items():
+        try:
+            socket.create_connection((host, port), timeout=timeout_s).close()
+            return []
+        except OSError:
+            continue
+    return sorted(hosts)
 
 
 def folder_classes(root):

@@ -165,3 +165,50 @@ def test_tfds_offline_fails_at_once_with_the_manual_dir(tmp_path, caplog):
         assert logging.getLogger("absl").level == logging.WARNING  # the muting is undone
     # our error is the only message: not after tfds' "Variant folder ... has no dataset_info.json"
     assert [r.getMessage() for r in caplog.records if r.name == "absl"] == []
+
+
+def _no_network(monkeypatch):
+    import socket
+
+    def refuse(address, timeout=None):
+        raise OSError(f"no route to {address[0]}")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
+
+
+def test_tfds_download_offline_fails_at_once_naming_host_and_archive(tmp_path, monkeypatch):
+    # tfds itself would retry each URL 10 times with back-off, then raise requests' ConnectionError
+    _no_network(monkeypatch)
+    with pytest.raises(DatasetUnavailable, match=r"'cifar100' downloads from www\.cs\.toronto\.edu, which this machine cannot "
+                       r"reach \(.*cifar-100-binary\.tar\.gz\)\. Offline, copy .*downloads/manual"):
+        build_dataset("cifar100", "train", 32, 8, data_dir=str(tmp_path), download=True)
+
+
+def test_unreachable_hosts(monkeypatch):
+    urls = ["https://a.example/x.tgz", "http://a.example/y.tgz", "https://b.example:8443/z.tgz"]
+    _no_network(monkeypatch)
+    assert sources.unreachable_hosts(urls) == ["a.example", "b.example"]
+    assert sources.unreachable_hosts([]) == []
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")  # the proxy connects, not this machine
+    assert sources.unreachable_hosts(urls) == []
+
+
+def test_tfds_download_failure_is_one_line_and_a_manual_archive_skips_the_check(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    manual = tmp_path / "downloads" / "manual"
+    manual.mkdir(parents=True)
+    (manual / "cifar-100-binary.tar.gz").write_bytes(b"")  # tfds would read it instead of downloading
+    checked = []
+    monkeypatch.setattr(sources, "unreachable_hosts", lambda urls: checked.append(urls) or ["unreachable.example"])
+
+    def fail(self, download_config=None):
+        raise ConnectionError("Max retries exceeded with url: /~kriz/cifar-100-binary.tar.gz\nsecond line")
+
+    monkeypatch.setattr(type(tfds.builder("cifar100", data_dir=str(tmp_path))), "download_and_prepare", fail)
+    with pytest.raises(DatasetUnavailable, match=r"^tfds could not download or prepare 'cifar100' \(ConnectionError: Max "
+                       r"retries exceeded with url: /~kriz/cifar-100-binary\.tar\.gz\)\. Offline, copy") as err:
+        build_dataset("cifar100", "train", 32, 8, data_dir=str(tmp_path), download=True)
+    assert "\n" not in str(err.value) and checked == []
