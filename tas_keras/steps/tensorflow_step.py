@@ -95,8 +95,11 @@ def test_step(distiller, data):
 def _for_keras_reduction(logs):
     """Keras reduces the logs of a MultiWorkerMirroredStrategy step with reduce(MEAN, axis=0), which
     fails on scalars; the values (global metric results) are the same on every replica, so give
-    them an axis of length 1."""
-    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+    them an axis of length 1. Only where Keras does so (its trainer's
+    `_collective_all_reduce_multi_worker`): with one local worker, it passes the logs on unreduced,
+    and callbacks must see scalars."""
+    strategy = tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode():
         return {k: tf.reshape(v, (1,)) for k, v in logs.items()}
     return logs
 

@@ -1,7 +1,8 @@
 """Run as a script, once per worker (TensorFlow only): two SGD steps of a distiller under
-MultiWorkerMirroredStrategy from TF_CONFIG; saves the initial and final weights of this worker.
+MultiWorkerMirroredStrategy from TF_CONFIG (a single local worker without it); saves the initial
+and final weights of this worker and the rank of each batch's loss as callbacks saw it.
 
-    TF_CONFIG=... python tests/distill/multi_worker_check.py OUT.npz
+    [TF_CONFIG=...] python tests/distill/multi_worker_check.py OUT.npz
 """
 
 import os
@@ -30,7 +31,10 @@ rng = np.random.default_rng(0)
 x = rng.uniform(size=(16, 32, 32, 3)).astype("float32")
 y = rng.integers(0, 10, size=(16,))
 ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)  # the global batch; each worker reads its shard
-distiller.fit(ds, epochs=1, verbose=0)
-np.savez(sys.argv[1], replicas=strategy.num_replicas_in_sync, **{f"start_{i}": w for i, w in enumerate(start)},
+batch_loss_ranks = []
+record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda _, logs: batch_loss_ranks.append(np.ndim(logs["loss"])))
+distiller.fit(ds, epochs=1, verbose=0, callbacks=[record])
+np.savez(sys.argv[1], replicas=strategy.num_replicas_in_sync, batch_loss_ranks=np.asarray(batch_loss_ranks),
+         **{f"start_{i}": w for i, w in enumerate(start)},
          **{f"end_{i}": w for i, w in enumerate(distiller.get_weights())})
 print("DONE", strategy.num_replicas_in_sync)

@@ -143,6 +143,18 @@ def test_two_workers_keep_equal_weights(tmp_path):
     assert max(moved) > 1e-3
     for key in ends:
         np.testing.assert_allclose(first[key], second[key], atol=1e-6, err_msg=key)
+    assert list(first["batch_loss_ranks"]) == [0, 0]  # two global batches of 8, a scalar loss after each
+
+
+def test_one_local_worker_gives_callbacks_scalar_losses(tmp_path):
+    """Without TF_CONFIG, MultiWorkerMirroredStrategy runs one local worker, and Keras leaves the step's
+    logs unreduced: callbacks (the stop on a non-finite loss among them) must still see scalars."""
+    script = pathlib.Path(__file__).with_name("multi_worker_check.py")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "one.npz")], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = np.load(tmp_path / "one.npz")
+    assert int(result["replicas"]) == 1 and list(result["batch_loss_ranks"]) == [0, 0]
 
 
 def test_xla_step_equals_the_plain_graph_step():
