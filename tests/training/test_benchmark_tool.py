@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from ..quick import jax_subprocess_env
+from .tool_runs import in_process, tool
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -167,8 +168,9 @@ def test_the_busy_window_leaves_out_fits_copy_only_lead_in_and_tail():
     assert summary["by_kind"] == {"elementwise fusion": 8, "copy / transpose": 0.5}  # the in-window copy only
 
 
-def _trace_summary(*args):
-    return subprocess.run([sys.executable, "tools/trace_summary.py", *map(str, args)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+def _run(capsys, name, *args):
+    """A file-reading tool (no model, no device) in this process: a subprocess would cost its imports."""
+    return in_process(capsys, tool(name), *map(str, args))
 
 
 def _kind_table(stdout):
@@ -177,21 +179,21 @@ def _kind_table(stdout):
     return lines[next(i for i, line in enumerate(lines) if "by kind, ms per step" in line):]
 
 
-def test_trace_summary_sets_the_step_beside_torch_compiles_kernels(tmp_path):
+def test_trace_summary_sets_the_step_beside_torch_compiles_kernels(tmp_path, capsys):
     """tools/trace_summary.py --compare on the H200 run's own trace and results (docs/gpu_runs)."""
     run = ROOT / "docs" / "gpu_runs" / "h200_2026-11-29"
-    proc = _trace_summary(run / "kd.xplane.pb.gz", "--steps", "3", "--top", "0", "--compare", run / "results.json")
+    proc = _run(capsys, "trace_summary", run / "kd.xplane.pb.gz", "--steps", "3", "--top", "0", "--compare", run / "results.json")
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = {line.split()[0]: line.split()[-3:] for line in _kind_table(proc.stdout)[1:]}  # first word of the kind: its three numbers
     ours, theirs, difference = map(float, rows["convolution"])
     assert ours > 2 * theirs and difference == pytest.approx(ours - theirs, abs=0.02)  # the teacher's depthwise convolutions
     assert float(rows["busy"][1]) == pytest.approx(21.59, abs=0.01)  # torch.compile's kernel time per step, as recorded
     # or beside another trace of ours (here the same one: every difference is zero)
-    header, *rows = _kind_table(_trace_summary(run / "kd.xplane.pb.gz", "--steps", "3", "--top", "0", "--compare", run / "kd.xplane.pb.gz").stdout)
+    header, *rows = _kind_table(_run(capsys, "trace_summary", run / "kd.xplane.pb.gz", "--steps", "3", "--top", "0", "--compare", run / "kd.xplane.pb.gz").stdout)
     assert header.split()[-3:] == ["kd", "kd", "difference"]
     assert all(float(line.split()[-1]) == 0 for line in rows)
     (tmp_path / "other.json").write_text('{"kd": {"ms": 1}}')
-    proc = _trace_summary(run / "kd.xplane.pb.gz", "--compare", tmp_path / "other.json")
+    proc = _run(capsys, "trace_summary", run / "kd.xplane.pb.gz", "--compare", tmp_path / "other.json")
     assert proc.returncode == 2 and proc.stderr.strip().endswith("with its timm_compile part.") and "Traceback" not in proc.stderr
 
 
@@ -236,15 +238,15 @@ def test_conv_algorithms_read_the_autotuners_picks_from_the_h200_steps_hlo():
     assert any(pick.layers == ["resmlp_12_224_features/stem (backward)"] for pick in picks)
 
 
-def test_trace_summary_lists_the_convolution_picks_from_hlo_alone():
-    proc = _trace_summary("--hlo", ROOT / "docs" / "gpu_runs" / "h200_2026-11-30" / "tas.hlo.txt.gz")
+def test_trace_summary_lists_the_convolution_picks_from_hlo_alone(capsys):
+    proc = _run(capsys, "trace_summary", "--hlo", ROOT / "docs" / "gpu_runs" / "h200_2026-11-30" / "tas.hlo.txt.gz")
     assert proc.returncode == 0, proc.stderr[-2000:]
     line = next(line for line in proc.stdout.splitlines() if "stage3_block1/dwconv" in line)
     assert line.split()[:4] == ["forward", "bf16[128,14,14,384]", "22", "147.6"] and line.endswith("stage3_block9/dwconv (9)")
     assert "backward filter" in proc.stdout  # the fused assistant's projector trains: its patch embedding's weight gradient
-    proc = _trace_summary()
+    proc = _run(capsys, "trace_summary")
     assert proc.returncode == 2 and "--hlo FILE" in proc.stderr and "Traceback" not in proc.stderr
-    proc = _trace_summary("--hlo", ROOT / "docs" / "gpu_runs" / "h200_2026-11-30" / "tas.hlo.txt.gz", "--compare", "results.json")
+    proc = _run(capsys, "trace_summary", "--hlo", ROOT / "docs" / "gpu_runs" / "h200_2026-11-30" / "tas.hlo.txt.gz", "--compare", "results.json")
     assert proc.returncode == 2 and "give the trace too" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -272,7 +274,7 @@ def _autotune_entry(shape, groups, algo, workspace, target="convForward"):
 '''
 
 
-def test_pin_depthwise_algorithm_gives_every_depthwise_convolution_the_pick_without_workspace(tmp_path):
+def test_pin_depthwise_algorithm_gives_every_depthwise_convolution_the_pick_without_workspace(tmp_path, capsys):
     from tas_keras.experiments.autotune_results import depthwise_results
 
     text = "version: 3\n" + "".join([
@@ -282,8 +284,7 @@ def test_pin_depthwise_algorithm_gives_every_depthwise_convolution_the_pick_with
         _autotune_entry("128,14,14,384", 384, 62, 4129040, target="convBackwardFilter"),  # not forward: left alone
     ])
     (tmp_path / "tuned.textproto").write_text(text)
-    proc = subprocess.run([sys.executable, "tools/pin_depthwise_algorithm.py", tmp_path / "tuned.textproto", tmp_path / "pinned.textproto"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = _run(capsys, "pin_depthwise_algorithm", tmp_path / "tuned.textproto", tmp_path / "pinned.textproto")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "pinned 1" in proc.stdout and "bf16[128,14,14,384]" in proc.stdout
     pinned = (tmp_path / "pinned.textproto").read_text()
@@ -292,11 +293,9 @@ def test_pin_depthwise_algorithm_gives_every_depthwise_convolution_the_pick_with
     assert pinned.count('hlo: "') == 4 and pinned.count("feature_group_count=384") == 2  # the keys (device, HLO) are kept
     # nothing to pin: says so and writes nothing; a bad output name is a one-line error
     (tmp_path / "fine.textproto").write_text(pinned)
-    proc = subprocess.run([sys.executable, "tools/pin_depthwise_algorithm.py", tmp_path / "fine.textproto", tmp_path / "again.textproto"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = _run(capsys, "pin_depthwise_algorithm", tmp_path / "fine.textproto", tmp_path / "again.textproto")
     assert proc.returncode == 0 and "nothing to pin" in proc.stdout and not (tmp_path / "again.textproto").exists()
-    proc = subprocess.run([sys.executable, "tools/pin_depthwise_algorithm.py", tmp_path / "tuned.textproto", tmp_path / "pinned.bin"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = _run(capsys, "pin_depthwise_algorithm", tmp_path / "tuned.textproto", tmp_path / "pinned.bin")
     assert proc.returncode == 2 and "pinned.bin" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -322,21 +321,19 @@ def _autotune_log(op_name, candidates, packed="conv_log"):
 
 
 @pytest.mark.parametrize("packed", ["conv_log", "instruction"])
-def test_autotune_log_lists_the_candidates_xla_timed_fastest_first(tmp_path, packed):
+def test_autotune_log_lists_the_candidates_xla_timed_fastest_first(tmp_path, packed, capsys):
     stage3 = "jit(train_step)/jvp(convnext_tiny_features)/stage3_block1/dwconv/conv_general_dilated"
     (tmp_path / "log.textproto").write_text(
         _autotune_log(stage3, [(5, 0, 101000, None), (22, 154742800, 87000, None), (7, 0, None, "DISQUALIFIED")], packed)
         + _autotune_log("jit(train_step)/jvp(resmlp_12_224_features)/stem/conv_general_dilated", [(10, 104333328, 40000, None)], packed))
-    proc = subprocess.run([sys.executable, "tools/autotune_log.py", tmp_path / "log.textproto", "--match", "dwconv"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = _run(capsys, "autotune_log", tmp_path / "log.textproto", "--match", "dwconv")
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
     assert lines[0] == stage3 and len(lines) == 4  # the stem is not a dwconv
     assert lines[1].split()[:4] == ["engine", "22", "0.087", "ms"] and lines[1].endswith("147.6 MiB")  # fastest alone: the pick
     assert lines[2].split()[:4] == ["engine", "5", "0.101", "ms"]
     assert lines[3].split()[:4] == ["engine", "7", "failed", "(DISQUALIFIED)"]
-    proc = subprocess.run([sys.executable, "tools/autotune_log.py", tmp_path / "log.textproto", "--match", "stage9"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = _run(capsys, "autotune_log", tmp_path / "log.textproto", "--match", "stage9")
     assert proc.returncode == 0 and proc.stdout.startswith("no cuDNN convolutions matching 'stage9'") and "VLOG" in proc.stdout
-    proc = subprocess.run([sys.executable, "tools/autotune_log.py", tmp_path / "nope.textproto"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = _run(capsys, "autotune_log", tmp_path / "nope.textproto")
     assert proc.returncode == 2 and "nope.textproto" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,9 +1,6 @@
 """tools/grad_norms.py and the per-term gradient norms behind it."""
 
 import json
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -13,7 +10,7 @@ import tas_keras
 from tas_keras.diagnostics import format_table, loss_gradient_norms
 from tests.distill.pairs import tiny, tiny_data
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from .tool_runs import in_process, tool
 
 
 def norms_for(branch_grad_scale):
@@ -37,16 +34,16 @@ def test_assistant_terms_reach_only_the_shared_weights_and_scale_with_branch_gra
     assert "| loss_nce |" in table and "1.00x" in table
 
 
-def test_cli_prints_the_table_and_writes_json(tmp_path):
+def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
     teacher = tas_keras.create_model("convnext_micro", num_classes=10)
     teacher.save(tmp_path / "teacher.keras")
     out = tmp_path / "norms.json"
-    cmd = [sys.executable, "tools/grad_norms.py", "--pair", "convnext_mlp", "--profile", "small", "--teacher", str(tmp_path / "teacher.keras"),
-           "--batches", "1", "--batch-size", "16", "--method", "tas_branch", "--set", "distiller.branch_grad_scale=0.1", "--json", str(out)]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    args = ["--pair", "convnext_mlp", "--profile", "small", "--teacher", str(tmp_path / "teacher.keras"),
+            "--batches", "1", "--batch-size", "16", "--method", "tas_branch", "--set", "distiller.branch_grad_scale=0.1", "--json", str(out)]
+    result = in_process(capsys, tool("grad_norms"), *args)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| loss_nce |" in result.stdout and "student weights are trained by every term" in result.stdout
     data = json.loads(out.read_text())
     assert data["options"] == {"branch_grad_scale": 0.1} and np.isfinite(data["norms"]["loss_nce"]["grad_shared"])
-    bad = subprocess.run(cmd[:-2] + ["--teacher", str(tmp_path / "missing.keras")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    bad = in_process(capsys, tool("grad_norms"), *args[:-2], "--teacher", str(tmp_path / "missing.keras"))
     assert bad.returncode == 2 and "missing.keras" in bad.stderr
