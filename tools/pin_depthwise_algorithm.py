@@ -14,6 +14,7 @@ convolution's pick and what changed; writes OUTPUT only when something changed (
 import os
 import sys
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: see tas_keras.cli.common
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tas_keras.atomic import atomic_text  # noqa: E402

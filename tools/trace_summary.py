@@ -26,6 +26,7 @@ import json
 import os
 import sys
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: see tas_keras.cli.common
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tas_keras.cli.common import ArgumentParser, count, run_cli  # noqa: E402
