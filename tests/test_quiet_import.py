@@ -37,21 +37,24 @@ def test_importing_tas_keras_at_level_3_writes_no_tensorflow_log_lines():
     assert proc.stderr == "", proc.stderr[-2000:]
 
 
-TOOLS = sorted((pathlib.Path(__file__).resolve().parents[1] / "tools").glob("*.py"))
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TOOLS = sorted((ROOT / "tools").glob("*.py"))
+LOADS_TAS_KERAS = ("from tas_keras", "import tas_keras")
 LEVEL_SET = 'os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")'
 
 
-@pytest.mark.parametrize("path", [p for p in TOOLS if "from tas_keras" in p.read_text()], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in TOOLS if any(line.startswith(LOADS_TAS_KERAS) for line in p.read_text().splitlines())],
+                         ids=lambda p: p.name)
 def test_every_tool_that_loads_tas_keras_sets_the_level_before_it(path):
     """A tool run without TF_CPP_MIN_LOG_LEVEL would open with TensorFlow's start-up lines (the level is
     read once, as TensorFlow loads), also one that only reads a file: trace_summary.py --hlo did."""
     lines = path.read_text().splitlines()
-    first_import = next(i for i, line in enumerate(lines) if line.startswith("from tas_keras"))
+    first_import = next(i for i, line in enumerate(lines) if line.startswith(LOADS_TAS_KERAS))
     assert any(line.startswith(LEVEL_SET) for line in lines[:first_import]), f"{path.name} imports tas_keras before setting the level"
 
 
 def test_a_file_reading_tool_writes_nothing_to_stderr():
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user runs it
     proc = subprocess.run([sys.executable, "tools/trace_summary.py", "--help"], capture_output=True, text=True, env=env, timeout=300,
-                          cwd=TOOLS[0].parent.parent)
+                          cwd=ROOT)
     assert proc.returncode == 0 and "--hlo" in proc.stdout and proc.stderr == "", proc.stderr[-2000:]

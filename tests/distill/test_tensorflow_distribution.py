@@ -16,6 +16,7 @@ from .pairs import snapshot, tiny, tiny_data
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and XLA steps")
 CHECK = pathlib.Path(__file__).with_name("mirrored_check.py")
+MULTI_WORKER_CHECK = pathlib.Path(__file__).with_name("multi_worker_check.py")
 
 
 # name: method:xla[:flags][:option=value]; every check runs in one subprocess (each start costs a TensorFlow import)
@@ -123,12 +124,11 @@ def test_two_workers_keep_equal_weights(tmp_path):
     workers = [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]
     for s in sockets:
         s.close()
-    script = pathlib.Path(__file__).with_name("multi_worker_check.py")
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
         env = dict(os.environ, TF_CONFIG=tf_config)
-        procs.append(subprocess.Popen([sys.executable, str(script), str(tmp_path / f"worker{index}.npz")], env=env,
+        procs.append(subprocess.Popen([sys.executable, str(MULTI_WORKER_CHECK), str(tmp_path / f"worker{index}.npz")], env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     try:
         outputs = [proc.communicate(timeout=600)[0] for proc in procs]
@@ -149,9 +149,8 @@ def test_two_workers_keep_equal_weights(tmp_path):
 def test_one_local_worker_gives_callbacks_scalar_losses(tmp_path):
     """Without TF_CONFIG, MultiWorkerMirroredStrategy runs one local worker, and Keras leaves the step's
     logs unreduced: callbacks (the stop on a non-finite loss among them) must still see scalars."""
-    script = pathlib.Path(__file__).with_name("multi_worker_check.py")
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "one.npz")], env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, str(MULTI_WORKER_CHECK), str(tmp_path / "one.npz")], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = np.load(tmp_path / "one.npz")
     assert int(result["replicas"]) == 1 and list(result["batch_loss_ranks"]) == [0, 0]
