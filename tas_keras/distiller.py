@@ -62,17 +62,23 @@ def _check_pair(teacher, student):
         )
 
 
-XLA_CHOICES = (True, False, "auto")
+XLA_CHOICES = (True, False, "auto", "elementwise")
 
 
-def resolve_xla(xla):
-    """True / False as given; "auto": on when a GPU or TPU is visible to Keras, off on CPU only."""
-    if isinstance(xla, str) and xla.lower() in ("auto", "on", "off"):
-        xla = {"auto": "auto", "on": True, "off": False}[xla.lower()]
+def resolve_xla(xla, compute_dtype="float32"):
+    """True / False / "elementwise" as given. "elementwise" (TensorFlow): XLA compiles the training
+    step's elementwise work and reductions, while its matmuls and convolutions stay TensorFlow's
+    (oneDNN) kernels. "auto": on when a GPU or TPU is visible to Keras; on a CPU, "elementwise" for a
+    TensorFlow step computing in bfloat16 (there TensorFlow ran the elementwise work op by op around
+    fast matmuls: 12-28% off the step for ResMLP students, none for ResNet's; README, Speed), else off."""
+    if isinstance(xla, str) and xla.lower() in ("auto", "on", "off", "elementwise"):
+        xla = {"auto": "auto", "on": True, "off": False, "elementwise": "elementwise"}[xla.lower()]
     if xla not in XLA_CHOICES or isinstance(xla, (int, float)) and not isinstance(xla, bool):
-        raise InputError(f"xla={xla!r} is not valid; choose one of True, False, 'auto'.")
+        raise InputError(f"xla={xla!r} is not valid; choose one of True, False, 'auto', 'elementwise'.")
     if xla == "auto":
-        return accelerator_visible()
+        if accelerator_visible():
+            return True
+        return "elementwise" if compute_dtype == "bfloat16" and keras.backend.backend() == "tensorflow" else False
     return xla
 
 
@@ -95,7 +101,10 @@ class Distiller(keras.Model):
     `compile()` at its default: the Distiller turns it off, since fit-level XLA breaks under
     MirroredStrategy with several replicas). `xla="auto"` (default) turns it on when an accelerator
     is visible and off on CPU, where TensorFlow's oneDNN kernels beat XLA's convolutions
-    (measured with tools/benchmark.py; see the README's speed table).
+    (measured with tools/benchmark.py; see the README's speed table). `xla="elementwise"` compiles
+    only the step's elementwise work and reductions with XLA and leaves its matmuls and convolutions
+    to TensorFlow's kernels (TensorFlow); "auto" picks it on a CPU when the student computes in
+    bfloat16 (see `resolve_xla`).
 
     `pixel_normalization=(mean, std)` (per channel, 0..1 scale): the Distiller takes raw pixels (uint8,
     as build_dataset sends them, or float 0..255) and normalises them inside its steps and `call`;
@@ -111,7 +120,9 @@ class Distiller(keras.Model):
         self.student = student
         self.method_name = method
         self.xla_option = xla
-        self.xla = resolve_xla(xla)
+        resolved = resolve_xla(xla, student.compute_dtype)
+        self.xla = resolved is True  # the whole per-replica step under XLA
+        self.xla_elementwise = resolved == "elementwise" and keras.backend.backend() == "tensorflow"  # only its elementwise work
         self.pixel_normalization = None if pixel_normalization is None else check_normalization(pixel_normalization)
         self.teacher_size = int(teacher.input_shape[1])
         self.student_size = int(student.input_shape[1])
@@ -193,6 +204,7 @@ class Distiller(keras.Model):
             # MirroredStrategy (around the per-replica step; a fit-level XLA function fails there
             # with several replicas, reading variables placed on other devices).
             self.xla_option = self.xla = True
+            self.xla_elementwise = False
             jit_compile = False
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 

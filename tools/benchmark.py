@@ -6,7 +6,7 @@
     KERAS_BACKEND=jax python tools/benchmark.py --pair convnext_mlp --method kd --parts distill_step --trace /tmp/trace
     python tools/benchmark.py --pair convnext_mlp --profile small --method kd --xla off --parts distill_step --trace /tmp/trace
 
-For each replica count and XLA off / on it measures, on one batch of random uint8 images fed from the
+For each replica count and XLA mode (--xla: off, on, elementwise) it measures, on one batch of random uint8 images fed from the
 host at every step and normalised inside it, as in training (models at random init; speed does not
 depend on it):
   teacher_forward  the frozen teacher alone (inference mode; one replica only; compiled calls)
@@ -58,6 +58,8 @@ from tas_keras.errors import InputError  # noqa: E402
 
 PARTS = ("teacher_forward", "student_step", "distill_step", "train_on_batch", "run_callbacks", "keras_distiller")
 DEFAULT_PARTS = PARTS[:4]
+XLA_MODES = {"off": [False], "on": [True], "both": [False, True], "elementwise": ["elementwise"]}  # --xla: Distiller(xla=...) values
+XLA_LABELS = {False: "off", True: "on", "elementwise": "elem"}
 
 
 def parse_args(argv):
@@ -69,7 +71,8 @@ def parse_args(argv):
     p.add_argument("--batch-size", type=count(1), default=64)
     p.add_argument("--steps", type=count(1), default=20, help="steps per timed fit() epoch (and timed train_on_batch calls)")
     p.add_argument("--warmup", type=count(0), default=3, help="untimed calls after the first (compiling) one (teacher_forward, train_on_batch)")
-    p.add_argument("--xla", choices=["on", "off", "both"], default="both")
+    p.add_argument("--xla", nargs="+", choices=list(XLA_MODES), default=["both"],
+                   help="TensorFlow step modes to time, in order (both = off on; elementwise: XLA for the step's elementwise work only)")
     p.add_argument("--replicas", nargs="+", type=count(1), default=[1], help="replica counts to measure, e.g. 1 2 (default 1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides, as in train.py")
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(DEFAULT_PARTS), help=f"parts to time (default: {' '.join(DEFAULT_PARTS)})")
@@ -262,7 +265,7 @@ def keras_distiller(config, size, xla):
     theirs = keras.distillation.Distiller(
         teacher=ours.teacher, student=ours.student, student_loss_weight=0.5,
         distillation_losses=keras.distillation.LogitsDistillation(method_class("kd").defaults["temperature"], loss=keras.losses.KLDivergence()))
-    jit = xla or keras.backend.backend() == "jax"  # as our steps: JAX always jits (unjitted, it runs op by op)
+    jit = xla is True or keras.backend.backend() == "jax"  # as our steps: JAX always jits (unjitted, it runs op by op)
     theirs.compile(optimizer=keras.optimizers.AdamW(1e-4), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit)
     return theirs
 
@@ -316,7 +319,8 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
         if replicas == 1 and "teacher_forward" in parts:
             x = distiller.model_inputs(keras.ops.convert_to_tensor(x_host))
             # logits cast to float32 inside the compiled function: TensorFlow cannot hand bfloat16 to numpy
-            teacher_fn = compiled(lambda images: keras.ops.cast(distiller.teacher(images, training=False), "float32"), xla, forward_only=True)
+            teacher_fn = compiled(lambda images: keras.ops.cast(distiller.teacher(images, training=False), "float32"), xla is True,
+                                  forward_only=True)
             memory.reset()
             record("teacher_forward", *time_calls(lambda: keras.ops.convert_to_numpy(teacher_fn(x)[0, 0]), steps, warmup)[:2])
         if "distill_step" in parts:
@@ -395,7 +399,7 @@ def _main(argv):
     method = args.method or config.distiller.method
     keras.mixed_precision.set_global_policy(config.precision)  # --set precision=mixed_bfloat16 etc.
     size = args.image_size or config.data.image_size
-    modes = {"on": [True], "off": [False], "both": [False, True]}[args.xla]
+    modes = list(dict.fromkeys(mode for name in args.xla for mode in XLA_MODES[name]))
     if keras.backend.backend() != "tensorflow":
         modes = [False]  # XLA on/off is a TensorFlow-step switch; JAX always jits, torch runs eagerly
     report = {"pair": config.pair, "profile": args.profile, "method": method, "image_size": size, "batch_size": args.batch_size,
@@ -409,7 +413,7 @@ def _main(argv):
         for xla in modes:
             result, distiller = measure(config, method, size, args.batch_size, xla, args.steps, args.warmup, replicas, memory,
                                         args.parts, args.trace, args.trace_steps, steps_per_execution=args.steps_per_execution)
-            with compiled_by_xla() if xla else contextlib.nullcontext():  # as the step's teacher function traces
+            with compiled_by_xla() if xla is True else contextlib.nullcontext():  # as the step's teacher function traces
                 teacher_depthwise = depthwise_implementation()
             result["depthwise"] = {"teacher": teacher_depthwise, "training_step": depthwise_implementation()}
             report["runs"].append(result)
@@ -442,7 +446,7 @@ def depthwise_summary(runs):
     for run in runs:
         used = run["depthwise"]
         text = used["teacher"] if used["teacher"] == used["training_step"] else f"teacher {used['teacher']}, training step {used['training_step']}"
-        part = f"xla {'on' if run['xla'] else 'off'}: {text}"
+        part = f"xla {XLA_LABELS[run['xla']]}: {text}"
         if part not in parts:
             parts.append(part)
     return "; ".join(parts)
@@ -461,7 +465,7 @@ def print_table(report):
     print(f"{'repl':<5}{'xla':<5}{'part':<17}{'ms/step':>9}{'img/s':>9}{'compile s':>11}{'host MiB':>10}"
           + (f"{'dev MiB':>9}" if gpu else "") + f"{'traces':>8}")
     for run in report["runs"]:
-        head = f"{run['replicas']:<5}{'on' if run['xla'] else 'off':<5}"
+        head = f"{run['replicas']:<5}{XLA_LABELS[run['xla']]:<5}"
         for part in PARTS:
             if part not in run:
                 continue

@@ -33,7 +33,9 @@ def parse_args(argv):
     p.add_argument("--train-subset", type=count(1), help="train on a fixed class-balanced subset of this many images")
     p.add_argument("--output-dir", help="run folder (default runs/<pair>[-<profile>]/<dataset>-<method>)")
     p.add_argument("--strategy", choices=["auto", "mirrored", "multi_worker", "none"], help="distribution (default auto)")
-    p.add_argument("--xla", choices=["auto", "on", "off"], help="XLA for the training step (default auto: on with a GPU, off on CPU)")
+    p.add_argument("--xla", choices=["auto", "on", "off", "elementwise"],
+                   help="XLA for the training step (default auto: on with a GPU; on a CPU off, or elementwise for a bfloat16 "
+                        "student; elementwise: only its elementwise work, matmuls and convolutions left to TensorFlow's kernels)")
     p.add_argument("--no-xla", action="store_true", help="same as --xla off")
     p.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"])
     p.add_argument("--seed", type=int)
@@ -55,7 +57,7 @@ def overrides_from(args):
     if args.no_xla or args.xla == "off":
         sets.append("xla=false")
     elif args.xla:
-        sets.append(f"xla={'true' if args.xla == 'on' else 'auto'}")
+        sets.append("xla=" + {"on": "true", "auto": "auto", "elementwise": "elementwise"}[args.xla])
     if args.download:
         sets.append("data.download=true")
     return sets + list(args.set)

@@ -8,6 +8,7 @@ need every image of the global batch (InfoNCE keys) are all-gathered before the 
 image i then has its positive at its global index.
 """
 
+import contextlib
 import weakref
 
 import tensorflow as tf
@@ -37,13 +38,30 @@ def _compiled(distiller, key, fn, xla=None, forward_only=False):
     return cache[(key, xla)]
 
 
+def _left_to_tensorflow(node_def):
+    """Ops that `xla="elementwise"` leaves outside XLA: matmuls and convolutions (TensorFlow's oneDNN
+    kernels beat XLA's on a CPU) and variable reads (read inside a cluster, each variable would be
+    copied out of it again for the matmul that uses it)."""
+    return "MatMul" in node_def.op or "Conv" in node_def.op or node_def.op in ("Einsum", "ReadVariableOp")
+
+
+def _elementwise_by_xla(distiller):
+    """With `xla="elementwise"`, the ops built in this scope (the forward pass and, through the tape,
+    its gradient) that are not left to TensorFlow are marked for XLA, which fuses them into clusters
+    (TensorFlow's jit_scope; it needs a graph, so eager steps run as they are)."""
+    if not distiller.xla_elementwise or tf.executing_eagerly():
+        return contextlib.nullcontext()
+    return tf.xla.experimental.jit_scope(compile_ops=lambda node_def: not _left_to_tensorflow(node_def))
+
+
 def _forward_backward(distiller):
     def step(x, y, targets, offset, scale):
-        with tf.GradientTape() as tape:
-            losses, logits = distiller.compute_losses(x, y, targets, offset, training=True)
-            total = total_loss(losses)
-            scaled = distiller.optimizer.scale_loss(total * tf.cast(scale, total.dtype))
-        grads = tape.gradient(scaled, distiller.trainable_variables)
+        with _elementwise_by_xla(distiller):
+            with tf.GradientTape() as tape:
+                losses, logits = distiller.compute_losses(x, y, targets, offset, training=True)
+                total = total_loss(losses)
+                scaled = distiller.optimizer.scale_loss(total * tf.cast(scale, total.dtype))
+            grads = tape.gradient(scaled, distiller.trainable_variables)
         return losses, total, logits, grads
 
     return _compiled(distiller, "forward_backward", step)

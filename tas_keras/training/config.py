@@ -83,7 +83,7 @@ class RunConfig:
     student_training: TrainConfig = field(default_factory=TrainConfig)
     distiller: DistillerConfig = field(default_factory=DistillerConfig)
     precision: str = "float32"
-    xla: typing.Any = "auto"  # true / false / "auto" (on with a GPU, off on CPU: see Distiller)
+    xla: typing.Any = "auto"  # true / false / "auto" (on with a GPU, off on CPU) / "elementwise": see Distiller
     strategy: str = "auto"
     seed: int = 0
 
@@ -229,8 +229,8 @@ def validate(config):
         method_class(config.distiller.method).check_options(config.distiller.options)
     except InputError as err:
         raise ConfigError(f"distiller: {err}") from None
-    if config.xla not in (True, False, "auto") or type(config.xla) not in (bool, str):
-        raise ConfigError(f"xla: {config.xla!r} is not one of true, false, auto.")
+    if config.xla not in (True, False, "auto", "elementwise") or type(config.xla) not in (bool, str):
+        raise ConfigError(f"xla: {config.xla!r} is not one of true, false, auto, elementwise.")
     for key, value, valid in (("precision", config.precision, PRECISIONS), ("strategy", config.strategy, STRATEGIES)):
         if value not in valid:
             raise ConfigError(f"{key}: {value!r} is not one of {valid}.")

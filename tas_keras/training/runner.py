@@ -88,7 +88,7 @@ def _teacher_jit(config):
     """JAX always jits (eager steps are slow and deadlock under DataParallel); TensorFlow follows
     `xla`; torch runs eagerly (torch.compile is slow on CPU)."""
     backend = keras.backend.backend()
-    return backend == "jax" or (backend == "tensorflow" and resolve_xla(config.xla))
+    return backend == "jax" or (backend == "tensorflow" and resolve_xla(config.xla) is True)
 
 
 def train_teacher(config, folder, scope, log):

@@ -3,7 +3,7 @@ checked) vs 2 logical CPU devices under MirroredStrategy (compiled), same global
 weights; prints a JSON report of the differences for
 each check named on the command line (one process for all: each start costs a TensorFlow import).
 
-    python tests/distill/mirrored_check.py NAME:METHOD:XLA(0|1)[:jit_compile][:per_replica][:option=value ...] ...
+    python tests/distill/mirrored_check.py NAME:METHOD:XLA(0|1|elementwise)[:jit_compile][:per_replica][:option=value ...] ...
 
 With `jit_compile`, XLA is asked for the Keras way, `compile(jit_compile=True)`, instead of `xla=`;
 option=value pairs are method options (values parsed as YAML). With `per_replica` (methods whose loss
@@ -37,7 +37,7 @@ MIRRORED = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 def check(method, xla, flags, options):
     keras_flag, per_replica = "jit_compile" in flags, "per_replica" in flags
-    xla_used, trainable_start = [], []  # the Distiller's XLA setting per run; the trainable weights every step starts from
+    xla_used, elementwise_used, trainable_start = [], [], []  # the Distiller's XLA setting per run; the trainable weights every step starts from
 
     def build():
         keras.utils.set_random_seed(0)
@@ -48,7 +48,7 @@ def check(method, xla, flags, options):
     def one_step(strategy, weights, rows=slice(None)):
         # The 1-device reference runs eagerly unless XLA is what is checked: the step under test is the
         # 2-replica one, and tracing every reference step too cost half of these checks' time.
-        eager = strategy is not MIRRORED and not xla
+        eager = strategy is not MIRRORED and xla is not True
         with strategy.scope():
             distiller = build()
             distiller.compile(optimizer=keras.optimizers.SGD(0.1), run_eagerly=eager, **({"jit_compile": xla} if keras_flag else {}))
@@ -62,6 +62,7 @@ def check(method, xla, flags, options):
         ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(len(x))
         logs = distiller.fit(ds, epochs=1, verbose=0).history
         xla_used.append(distiller.xla)
+        elementwise_used.append(distiller.xla_elementwise)
         after = [v.numpy() for v in distiller.trainable_weights], [v.numpy() for v in distiller.non_trainable_weights]
         return start, {k: float(v[0]) for k, v in logs.items()}, after
 
@@ -76,6 +77,7 @@ def check(method, xla, flags, options):
     return {
         "replicas": MIRRORED.num_replicas_in_sync,
         "xla_used": xla_used,  # the Distiller's XLA setting in the 1-device and the 2-replica run
+        "elementwise_used": elementwise_used,  # its xla="elementwise" setting (applied where the step is compiled)
         "single": single_logs,
         "mirrored": mirrored_logs,
         "max_loss_diff": max(abs(single_logs[k] - mirrored_logs[k]) for k in single_logs if k.startswith("loss")),
@@ -90,4 +92,5 @@ def check(method, xla, flags, options):
 for spec in sys.argv[1:]:
     name, method, xla, *rest = spec.split(":")
     options = {k: yaml.safe_load(v) for k, v in (a.split("=", 1) for a in rest if "=" in a)}
-    print(f"REPORT {name} " + json.dumps(check(method, bool(int(xla)), [a for a in rest if "=" not in a], options)), flush=True)
+    xla = {"0": False, "1": True, "elementwise": "elementwise"}[xla]
+    print(f"REPORT {name} " + json.dumps(check(method, xla, [a for a in rest if "=" not in a], options)), flush=True)

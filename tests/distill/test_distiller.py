@@ -338,7 +338,7 @@ def test_construction_errors_name_the_bad_value_and_the_choices():
         Distiller(keras.Sequential([keras.layers.Dense(10)]), tiny("mlp"))
     with pytest.raises(ValueError, match="no `loss`"):
         Distiller(tiny("cnn"), tiny("mlp")).compile(optimizer="adam", loss="mse")
-    with pytest.raises(ValueError, match=r"xla='yes'.*True, False, 'auto'"):
+    with pytest.raises(ValueError, match=r"xla='yes'.*True, False, 'auto', 'elementwise'"):
         Distiller(tiny("cnn"), tiny("mlp"), xla="yes")
 
 
@@ -392,8 +392,24 @@ def test_a_partial_last_batch_costs_at_most_one_more_trace(seeded):
 def test_xla_auto_is_on_only_with_an_accelerator():
     accelerator = any(not d.startswith("cpu") for d in keras.distribution.list_devices())
     distiller = Distiller(tiny("cnn"), tiny("mlp"))
-    assert distiller.xla is accelerator and distiller.get_config()["xla"] == "auto"
+    assert distiller.xla is accelerator and distiller.get_config()["xla"] == "auto" and not distiller.xla_elementwise
     assert Distiller(tiny("cnn"), tiny("mlp"), xla=True).xla is True
+    elementwise = Distiller(tiny("cnn"), tiny("mlp"), xla="elementwise")
+    tensorflow = keras.backend.backend() == "tensorflow"
+    assert elementwise.xla is False and elementwise.xla_elementwise is tensorflow  # a TensorFlow step option
+
+
+def test_xla_auto_takes_elementwise_xla_for_a_bfloat16_student_on_a_cpu():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        student = tiny("mlp")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    accelerator = any(not d.startswith("cpu") for d in keras.distribution.list_devices())
+    distiller = Distiller(tiny("cnn"), student)
+    assert distiller.xla is accelerator
+    assert distiller.xla_elementwise is (not accelerator and keras.backend.backend() == "tensorflow")
+    assert distiller.get_config()["xla"] == "auto"  # resolved again where the model is loaded
 
 
 def traced(fn):

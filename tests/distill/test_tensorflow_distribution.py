@@ -21,7 +21,7 @@ MULTI_WORKER_CHECK = pathlib.Path(__file__).with_name("multi_worker_check.py")
 
 # name: method:xla[:flags][:option=value]; every check runs in one subprocess (each start costs a TensorFlow import)
 CHECKS = {
-    "kd-no_xla": "kd:0", "tas-no_xla": "tas_branch:0", "dkd-warmup": "dkd:0:warmup_steps=4",
+    "kd-no_xla": "kd:0", "tas-no_xla": "tas_branch:0", "dkd-warmup": "dkd:0:warmup_steps=4", "kd-elementwise": "kd:elementwise",
     "keras_jit_compile": "kd:1:jit_compile", "tas_teacher_pairs": "tas:0:w_fs=0",
     "tas_other_classes": "tas:0:w_fs=0:nce_negatives=other_classes",
     "dist": "dist:0:per_replica", "rsd": "rsd:0:per_replica", "crd": "crd:0:per_replica:nce_k=16",
@@ -37,14 +37,15 @@ def reports():
     return {name: json.loads(text) for _, name, text in lines}
 
 
-@pytest.mark.parametrize("name", ["kd-no_xla", "tas-no_xla", "dkd-warmup"])
+@pytest.mark.parametrize("name", ["kd-no_xla", "tas-no_xla", "dkd-warmup", "kd-elementwise"])
 def test_two_replicas_give_the_one_device_step(name, reports):
     """tas_branch all-gathers the InfoNCE keys, so its negatives are the global batch on both. (XLA
     on 2 replicas, KD: the jit_compile test below.) dkd's warm-up counts steps in a variable that each
     replica updates inside the step (with aggregation "only_first_replica" that update needed a
-    merge_call TensorFlow refuses inside the nested step function)."""
+    merge_call TensorFlow refuses inside the nested step function). kd-elementwise: the 2-replica
+    step with its elementwise work under XLA against the plain eager step."""
     report = reports[name]
-    assert report["replicas"] == 2
+    assert report["replicas"] == 2 and report["elementwise_used"] == [name.endswith("elementwise")] * 2
     assert report["max_loss_diff"] < 1e-5, report
     assert report["weights_updated"] > 0 and report["max_update"] > 1e-3
     assert report["max_weight_diff"] < 1e-5 * max(1.0, report["max_update"]), report
@@ -111,6 +112,47 @@ def test_xla_true_compiles_the_per_replica_step_with_xla(xla):
     else:
         with pytest.raises(ValueError, match="jit_compile"):
             step.experimental_get_compiler_ir(*args)
+
+
+def test_xla_elementwise_marks_the_steps_elementwise_ops_for_xla_and_leaves_its_matmuls():
+    """xla="elementwise": the forward_backward graph's elementwise ops, its gradient's included, carry
+    XLA's compile mark (TensorFlow clusters and compiles them); its matmuls, convolutions and
+    variable reads do not, and keep TensorFlow's kernels. Without the option nothing is marked. The
+    step's losses and updated weights are the plain graph step's."""
+    import tensorflow as tf
+
+    from tas_keras.steps import tensorflow_step
+
+    x, y = tiny_data()
+    ops, results = {}, {}
+    for xla in (False, "elementwise"):
+        keras.utils.set_random_seed(0)
+        distiller = Distiller(tiny("cnn"), tiny("vit"), method="kd", xla=xla)
+        distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+        results[xla] = distiller.fit(x, y, batch_size=8, verbose=0).history, snapshot(distiller.trainable_weights)
+        step = tensorflow_step._FUNCTIONS[distiller][("forward_backward", False)]
+        images = tf.constant(x)
+        args = (images, tf.constant(y), distiller.teacher_targets(images), tf.constant(0, tf.int32), tf.constant(1.0))
+        graph_ops = step.get_concrete_function(*args).graph.get_operations()
+        ops[xla] = {(op.type, op.name.startswith("gradient_tape/"), _xla_mark(op)) for op in graph_ops}
+    assert not any(mark for _, _, mark in ops[False])
+    marked = {(kind, in_gradient) for kind, in_gradient, mark in ops["elementwise"] if mark}
+    unmarked = {kind for kind, _, mark in ops["elementwise"] if not mark}
+    assert {("Mul", False), ("Mul", True), ("AddV2", False)} <= marked  # the forward's and the gradient's
+    kept = {"MatMul", "BatchMatMulV2", "Conv2D", "Conv2DBackpropFilter", "ReadVariableOp"}
+    assert {"MatMul", "ReadVariableOp"} <= unmarked and not {kind for kind, _ in marked} & kept
+    (plain_logs, plain_w), (xla_logs, xla_w) = results[False], results["elementwise"]
+    for key in plain_logs:
+        assert xla_logs[key][0] == pytest.approx(plain_logs[key][0], rel=1e-5, abs=1e-6), key
+    for path in plain_w:
+        np.testing.assert_allclose(xla_w[path], plain_w[path], atol=2e-5, err_msg=path)
+
+
+def _xla_mark(op):
+    try:
+        return bool(op.get_attr("_XlaCompile"))
+    except ValueError:
+        return False
 
 
 def test_two_workers_keep_equal_weights(tmp_path):

@@ -82,6 +82,26 @@ def test_benchmark_under_mixed_bfloat16_traces_tensorflow_ops(tmp_path):
     assert sorted(_device_events(_TensorflowXSpace(raw))) == sorted(_device_events(_read_xspace(raw)))
 
 
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow", reason="a TensorFlow step option")
+def test_benchmark_times_the_elementwise_xla_step_whose_trace_shows_xla_clusters_beside_tensorflow_matmuls(tmp_path, capsys):
+    """--xla elementwise: the step's elementwise work runs as XLA clusters (_XlaRun in the trace) while
+    its matmuls stay TensorFlow's oneDNN kernels (_MklMatMul on this CPU's oneDNN build, MatMul without it)."""
+    import keras
+
+    try:
+        proc = in_process(capsys, tool("benchmark"), "--pair", "convnext_mlp", "--profile", "small", "--method", "kd", "--batch-size", "8",
+                          "--steps", "1", "--warmup", "0", "--xla", "elementwise", "--set", "precision=mixed_bfloat16",
+                          "--parts", "distill_step", "--trace", str(tmp_path / "trace"), "--trace-steps", "2", "--json", str(tmp_path / "b.json"))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = json.loads((tmp_path / "b.json").read_text())["runs"]
+    assert run["xla"] == "elementwise" and run["distill_step"]["median_s"] > 0 and run["distill_step"]["traces"] == 0
+    ops = {op: kind for op, kind, _, _ in run["distill_trace"]["by_op"]}
+    assert "_XlaRun" in ops and any(kind == "matmul" and "MatMul" in op for op, kind in ops.items()), ops
+    assert "1    elem distill_step" in proc.stdout
+
+
 def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_step(tmp_path):
     """As on the GPU machines we measure on (JAX, no TensorFlow): --parts and --trace work there, and
     the same KD step through keras.distillation.Distiller is timed beside ours."""

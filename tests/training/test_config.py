@@ -57,6 +57,14 @@ def test_overrides_reach_every_level():
     assert load_config("convnext_mlp", "small").xla == "auto"
 
 
+@pytest.mark.parametrize("flag, value", [("on", True), ("off", False), ("auto", "auto"), ("elementwise", "elementwise")])
+def test_train_clis_xla_flag_sets_the_configs_xla(flag, value):
+    from tas_keras.cli import train as train_cli
+
+    args = train_cli.parse_args(["--pair", "convnext_mlp", "--profile", "small", "--xla", flag])
+    assert load_config("convnext_mlp", "small", train_cli.overrides_from(args)).xla == value
+
+
 @pytest.mark.parametrize(
     "override, message",
     [
