@@ -70,7 +70,7 @@ def resolve_xla(xla, compute_dtype="float32"):
     step's elementwise work and reductions, while its matmuls and convolutions stay TensorFlow's
     (oneDNN) kernels. "auto": on when a GPU or TPU is visible to Keras; on a CPU, "elementwise" for a
     TensorFlow step computing in bfloat16 (there TensorFlow ran the elementwise work op by op around
-    fast matmuls: 12-28% off the step for ResMLP students, none for ResNet's; README, Speed), else off."""
+    fast matmuls: 12-23% off the step with ResMLP students, none with a ResNet student; README, Speed), else off."""
     if isinstance(xla, str) and xla.lower() in ("auto", "on", "off", "elementwise"):
         xla = {"auto": "auto", "on": True, "off": False, "elementwise": "elementwise"}[xla.lower()]
     if xla not in XLA_CHOICES or isinstance(xla, (int, float)) and not isinstance(xla, bool):
