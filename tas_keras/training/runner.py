@@ -163,7 +163,7 @@ def evaluate(model, dataset, pixel_normalization=None):
     for images, labels in dataset:
         if pixel_normalization is not None:
             images = normalize_pixels(images, pixel_normalization)
-        logits = model(images, training=False)
+        logits = keras.ops.cast(model(images, training=False), "float32")  # top-k needs float32 under mixed precision
         top1.update_state(labels, logits)
         top5.update_state(labels, logits)
     return {"top1": float(top1.result()), "top5": float(top5.result())}

@@ -239,6 +239,28 @@ def test_evaluate_tool_reports_the_summary_accuracy(finished_run, tmp_path, caps
     assert bad.returncode == 2 and "not prepared" in bad.stderr
 
 
+def test_evaluate_scores_a_model_with_bfloat16_logits():
+    """Under mixed_bfloat16 the models' logits are bfloat16, and TensorFlow's top-k takes float32 only:
+    `tools/train.py --precision mixed_bfloat16` ended in a raw InvalidArgumentError at its final evaluation."""
+    import keras
+
+    import tas_keras
+    from tas_keras.training.runner import evaluate
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = tas_keras.create_model("resmlp_micro_patch4_32", num_classes=10, embed_dim=32)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    rng = np.random.default_rng(0)
+    batches = [(rng.uniform(size=(8, 32, 32, 3)).astype("float32"), rng.integers(0, 10, size=(8,))) for _ in range(2)]
+    result = evaluate(model, batches)
+    logits = np.concatenate([keras.ops.convert_to_numpy(keras.ops.cast(model(x, training=False), "float32")) for x, _ in batches])
+    labels = np.concatenate([y for _, y in batches])
+    assert result["top1"] == pytest.approx(np.mean(logits.argmax(-1) == labels))
+    assert result["top1"] <= result["top5"] <= 1.0
+
+
 def free_ports(count):
     import socket
 
