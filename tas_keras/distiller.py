@@ -68,17 +68,18 @@ XLA_CHOICES = (True, False, "auto", "elementwise")
 def resolve_xla(xla, compute_dtype="float32"):
     """True / False / "elementwise" as given. "elementwise" (TensorFlow): XLA compiles the training
     step's elementwise work and reductions, while its matmuls and convolutions stay TensorFlow's
-    (oneDNN) kernels. "auto": on when a GPU or TPU is visible to Keras; on a CPU, "elementwise" for a
-    TensorFlow step computing in bfloat16 (there TensorFlow ran the elementwise work op by op around
+    (oneDNN) kernels; other backends ignore it. "auto": on when a GPU or TPU is visible to Keras; on a
+    CPU, "elementwise" for a student computing in bfloat16 (there TensorFlow ran the elementwise work op by op around
     fast matmuls: 12-23% off the step with ResMLP students, none with a ResNet student; README, Speed), else off."""
-    if isinstance(xla, str) and xla.lower() in ("auto", "on", "off", "elementwise"):
-        xla = {"auto": "auto", "on": True, "off": False, "elementwise": "elementwise"}[xla.lower()]
+    spelled = {"auto": "auto", "on": True, "off": False, "elementwise": "elementwise"}
+    if isinstance(xla, str) and xla.lower() in spelled:
+        xla = spelled[xla.lower()]
     if xla not in XLA_CHOICES or isinstance(xla, (int, float)) and not isinstance(xla, bool):
         raise InputError(f"xla={xla!r} is not valid; choose one of True, False, 'auto', 'elementwise'.")
     if xla == "auto":
         if accelerator_visible():
             return True
-        return "elementwise" if compute_dtype == "bfloat16" and keras.backend.backend() == "tensorflow" else False
+        return "elementwise" if compute_dtype == "bfloat16" else False
     return xla
 
 

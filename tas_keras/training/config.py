@@ -213,6 +213,7 @@ def load_config(pair, profile=None, overrides=()):
 def validate(config):
     """Checks values against their valid choices (names of models, datasets, methods, ...)."""
     from tas_keras.data import check_dataset_name
+    from tas_keras.distiller import XLA_CHOICES
     from tas_keras.methods import method_class
     from tas_keras.models import is_model_name, list_models
     from tas_keras.models.applications import application_names
@@ -229,8 +230,8 @@ def validate(config):
         method_class(config.distiller.method).check_options(config.distiller.options)
     except InputError as err:
         raise ConfigError(f"distiller: {err}") from None
-    if config.xla not in (True, False, "auto", "elementwise") or type(config.xla) not in (bool, str):
-        raise ConfigError(f"xla: {config.xla!r} is not one of true, false, auto, elementwise.")
+    if config.xla not in XLA_CHOICES or type(config.xla) not in (bool, str):  # as YAML spells them
+        raise ConfigError(f"xla: {config.xla!r} is not one of {', '.join(str(choice).lower() for choice in XLA_CHOICES)}.")
     for key, value, valid in (("precision", config.precision, PRECISIONS), ("strategy", config.strategy, STRATEGIES)):
         if value not in valid:
             raise ConfigError(f"{key}: {value!r} is not one of {valid}.")

@@ -37,7 +37,8 @@ MIRRORED = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 def check(method, xla, flags, options):
     keras_flag, per_replica = "jit_compile" in flags, "per_replica" in flags
-    xla_used, elementwise_used, trainable_start = [], [], []  # the Distiller's XLA setting per run; the trainable weights every step starts from
+    # the Distiller's XLA settings per run; the trainable weights every step starts from
+    xla_used, elementwise_used, trainable_start = [], [], []
 
     def build():
         keras.utils.set_random_seed(0)
