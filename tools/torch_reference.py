@@ -289,7 +289,9 @@ class Steps:
 
 
 def time_calls(fn, steps, warmup):
-    """(seconds of the first call, median seconds per call over `steps` calls after `warmup` more)."""
+    """(seconds of the first call, median seconds per call over `steps` calls after `warmup` more).
+    tas_keras.experiments.timing has the same loop, but importing it loads Keras and TensorFlow into
+    the process that times PyTorch, which this tool runs without."""
     start = time.perf_counter()
     fn()
     first = time.perf_counter() - start
