@@ -21,6 +21,8 @@ KD step (the assistant is only built at the micro size). Plain PyTorch needs no 
 matmuls; the optimizer steps stay eager, as in tools/timm_reference.py); the first call of each part compiles
 (`first_s` in the JSON).
 --layouts: the memory layouts timed, NCHW and channels_last by default (models of their own for each).
+--parts: the parts timed, all of the size's parts by default (under --compile only the models those parts call
+are compiled: `--parts kd_step` compiles the teacher and the student).
 --trace PART: after the timings, --steps more calls of that part (NCHW) under torch.profiler, and PyTorch's
 ops by their own CPU time per step, to set beside `tools/benchmark.py --trace` (TensorFlow's ops).
 """
@@ -39,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 LAYOUTS = ("nchw", "channels_last")
+PARTS = ("teacher_forward", "student_step", "kd_step", "tas_step")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -336,12 +339,16 @@ def main(argv=None):
     p.add_argument("--compile", action="store_true", help="torch.compile the models (Inductor's CPU code: fused elementwise kernels)")
     p.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS),
                    help="memory layouts to time, each with models of its own (under --compile, each compiles its own graphs)")
-    p.add_argument("--trace", choices=("teacher_forward", "student_step", "kd_step", "tas_step"),
+    p.add_argument("--parts", nargs="+", choices=PARTS, help="parts to time (default: all of the size's parts)")
+    p.add_argument("--trace", choices=PARTS,
                    help="profile --steps calls of this part (NCHW) with torch.profiler and print PyTorch's ops by their own CPU time")
     p.add_argument("--json")
     args = p.parse_args(argv)
     if args.trace == "tas_step" and args.size != "micro":
         p.error("--trace tas_step needs --size micro (the assistant is only built at that size)")
+    if args.parts and "tas_step" in args.parts and args.size != "micro":
+        p.error("--parts tas_step needs --size micro (the assistant is only built at that size)")
+    parts = [part for part in PARTS if part in (args.parts or PARTS) and (part != "tas_step" or args.size == "micro")]
     if args.trace and "nchw" not in args.layouts:
         p.error(f"--trace profiles the NCHW models: add nchw to --layouts (got {' '.join(args.layouts)})")
     batch = args.batch_size
@@ -349,7 +356,6 @@ def main(argv=None):
     y = torch.randint(0, 10, (batch,))
     report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "batch_size": batch, "size": args.size,
               "precision": args.precision, "compile": args.compile, "runs": []}
-    parts = ("teacher_forward", "student_step", "kd_step") + (("tas_step",) if args.size == "micro" else ())
     for channels_last in [layout == "channels_last" for layout in LAYOUTS if layout in args.layouts]:
         steps = Steps(channels_last, args.size, bfloat16=args.precision == "bf16", compiled=args.compile)
         counts = {"teacher": sum(p.numel() for p in steps.teacher.parameters()), "student": sum(p.numel() for p in steps.student.parameters())}

@@ -9,6 +9,7 @@ image i then has its positive at its global index.
 """
 
 import contextlib
+import functools
 import weakref
 
 import tensorflow as tf
@@ -20,8 +21,10 @@ _FUNCTIONS = weakref.WeakKeyDictionary()  # distiller -> {(part, xla): tf.functi
 
 
 def _compiled(distiller, key, fn, xla=None, forward_only=False):
-    """fn as a tf.function (XLA when `xla`, by default distiller.xla), built once per distiller and
-    XLA setting; eager under compile(run_eagerly=True), for debugging. Without AutoGraph: the step
+    """fn(distiller, *args) as a tf.function of *args (XLA when `xla`, by default distiller.xla), built once
+    per distiller and XLA setting; eager under compile(run_eagerly=True), for debugging. The function
+    reaches the distiller through a weak reference: a cache entry that held its own key would keep every
+    distiller (models, optimizer, traced graphs) alive for the whole process. Without AutoGraph: the step
     is written for every backend (no Python control flow on tensors, as jax.jit requires), and
     AutoGraph's conversion of every function it calls was a quarter of the first step's trace
     (16.2 -> 12.5 s for a micro tas_branch pair on the 2-core CPU). A `forward_only` XLA function (the
@@ -29,13 +32,23 @@ def _compiled(distiller, key, fn, xla=None, forward_only=False):
     a CPU (12x faster than XLA's convolution there); their gradients, through TensorFlow's slice
     gradients, are slower that way than XLA's convolution, so the training step keeps the convolution."""
     if distiller.run_eagerly:
-        return fn
+        return functools.partial(fn, distiller)
     xla = distiller.xla if xla is None else xla
     cache = _FUNCTIONS.setdefault(distiller, {})
     if (key, xla) not in cache:
-        cache[(key, xla)] = tf.function(compiled_by_xla()(fn) if xla and forward_only else fn, jit_compile=xla, reduce_retracing=True,
-                                        autograph=False)
+        owner = weakref.ref(distiller)
+
+        def bound(*args):
+            return fn(owner(), *args)
+
+        bound.__name__ = fn.__name__  # the graph's function names (not functools.wraps: tf.function would read fn's signature)
+        cache[(key, xla)] = tf.function(compiled_by_xla()(bound) if xla and forward_only else bound, jit_compile=xla,
+                                        reduce_retracing=True, autograph=False)
     return cache[(key, xla)]
+
+
+def _teacher_targets(distiller, x):
+    return distiller.teacher_targets(x)
 
 
 def _left_to_tensorflow(node_def):
@@ -55,7 +68,7 @@ def _elementwise_by_xla(distiller):
 
 
 def _forward_backward(distiller):
-    def step(x, y, targets, offset, scale):
+    def step(distiller, x, y, targets, offset, scale):
         with _elementwise_by_xla(distiller):
             with tf.GradientTape() as tape:
                 losses, logits = distiller.compute_losses(x, y, targets, offset, training=True)
@@ -74,11 +87,11 @@ def _apply_gradients(distiller):
     with one replica) the optimizer's gradient all-reduce goes through the replica context
     (merge_call, collectives), so there the update is left as TensorFlow ops, as Keras runs it."""
 
-    def apply(grads):  # the variables are captured, not arguments: a traced argument must be a tensor
+    def apply(distiller, grads):  # the variables are captured, not arguments: a traced argument must be a tensor
         distiller.optimizer.apply(grads, distiller.trainable_variables)
 
     if tf.distribute.has_strategy():
-        return apply
+        return functools.partial(apply, distiller)
     return _compiled(distiller, "apply", apply, xla=True)
 
 
@@ -96,7 +109,7 @@ def _replica_layout(targets, global_keys, batch):
 def train_step(distiller, data):
     x, y = step_inputs(distiller, data)
     batch = tf.shape(x)[0]
-    targets = _compiled(distiller, "teacher", distiller.teacher_targets, forward_only=True)(x)
+    targets = _compiled(distiller, "teacher", _teacher_targets, forward_only=True)(x)
     if "labels" in distiller.method.global_targets:
         targets = {**targets, "labels": y}
     targets, offset, global_batch = _replica_layout(targets, distiller.method.global_targets, batch)

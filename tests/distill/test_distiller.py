@@ -1,8 +1,10 @@
 """The Distiller: every method on every family pair, what is trained and what is not, saving, errors."""
 
+import gc
 import os
 import subprocess
 import sys
+import weakref
 
 import keras
 import numpy as np
@@ -27,6 +29,21 @@ def test_loss_terms_are_named_per_method():
     assert names["rsd"] == ["loss", "loss_cc", "loss_ce", "loss_kd"]
     mse = Distiller(tiny("cnn"), tiny("mlp"), method="tas_branch", feature_loss="mse").loss_names
     assert "loss_mse" in mse and "loss_nce" not in mse
+
+
+def test_a_trained_distiller_is_freed_once_dropped(seeded):
+    """The steps' per-distiller caches of compiled functions hold the distiller weakly: runs in a loop
+    (tools/study.py trains many in one process) do not keep every earlier distiller, its models and its
+    traced graphs alive. (On TensorFlow every distiller stayed alive until the function cache let go.)"""
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="kd")
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+    x, y = tiny_data()
+    distiller.fit(x, y, batch_size=8, verbose=0)
+    distiller.evaluate(x, y, verbose=0)
+    dropped = weakref.ref(distiller)
+    del distiller
+    gc.collect()
+    assert dropped() is None
 
 
 def test_teacher_is_frozen_while_student_and_assistant_learn(seeded):

@@ -172,7 +172,7 @@ def test_bad_arguments_are_named(capsys):
 
 
 @pytest.mark.parametrize("stem, point", [("checkpoint", "model_write"), ("teacher_checkpoint", "before_state")])
-def test_a_run_killed_inside_a_checkpoint_write_resumes_from_its_last_finished_epoch(stem, point, finished_run, tmp_path):
+def test_a_run_killed_inside_a_checkpoint_write_resumes_from_its_last_finished_epoch(stem, point, finished_run, tmp_path, capsys):
     """kill -9 while epoch 2's checkpoint is being written (the distillation's: inside the model file's
     write; the teacher's: between the model file and the state naming it): the checkpoint a resume
     loads holds exactly epoch 1's weights and optimizer state, nothing half-written or stale is left
@@ -214,7 +214,7 @@ def test_a_run_killed_inside_a_checkpoint_write_resumes_from_its_last_finished_e
     assert sorted(p.name for p in folder.glob(f"{stem}*.keras")) == [f"{stem}-1.keras"]
     assert not list(tmp_path.rglob(".tmp*"))
 
-    resumed = train(*args)
+    resumed = in_process(capsys, train_cli.main, *args)  # the killed run was the separate process
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     stage = "distillation" if stem == "checkpoint" else "teacher training"
     assert f"Resuming {stage} after epoch 1/2" in resumed.stdout
