@@ -344,10 +344,9 @@ def main(argv=None):
                    help="profile --steps calls of this part (NCHW) with torch.profiler and print PyTorch's ops by their own CPU time")
     p.add_argument("--json")
     args = p.parse_args(argv)
-    if args.trace == "tas_step" and args.size != "micro":
-        p.error("--trace tas_step needs --size micro (the assistant is only built at that size)")
-    if args.parts and "tas_step" in args.parts and args.size != "micro":
-        p.error("--parts tas_step needs --size micro (the assistant is only built at that size)")
+    for flag, named in (("--trace", [args.trace]), ("--parts", args.parts or [])):
+        if "tas_step" in named and args.size != "micro":
+            p.error(f"{flag} tas_step needs --size micro (the assistant is only built at that size)")
     parts = [part for part in PARTS if part in (args.parts or PARTS) and (part != "tas_step" or args.size == "micro")]
     if args.trace and "nchw" not in args.layouts:
         p.error(f"--trace profiles the NCHW models: add nchw to --layouts (got {' '.join(args.layouts)})")
