@@ -70,7 +70,8 @@ def resolve_xla(xla, compute_dtype="float32"):
     step's elementwise work and reductions, while its matmuls and convolutions stay TensorFlow's
     (oneDNN) kernels; other backends ignore it. "auto": on when a GPU or TPU is visible to Keras; on a
     CPU, "elementwise" for a student computing in bfloat16 (there TensorFlow ran the elementwise work op by op around
-    fast matmuls: 12-23% off the step with ResMLP students, none with a ResNet student; README, Speed), else off."""
+    fast matmuls: 12-23% off the step with ResMLP students on an AMX Xeon, none with a ResNet student, within the
+    spread on a Zen 5 EPYC without AMX; README, Speed), else off."""
     spelled = {"auto": "auto", "on": True, "off": False, "elementwise": "elementwise"}
     if isinstance(xla, str) and xla.lower() in spelled:
         xla = spelled[xla.lower()]

@@ -51,11 +51,18 @@ def _teacher_targets(distiller, x):
     return distiller.teacher_targets(x)
 
 
+# Reductions stay TensorFlow's too: in the clusters, XLA's CPU reductions (rewritten into reduce-window +
+# reduce) took 9% of a traced paper-size bfloat16 KD step, and that step was 1-9% slower than with
+# TensorFlow's reduction kernels (5 alternating pairs on a Zen 5 EPYC; README, Speed).
+_REDUCTIONS = ("Sum", "Mean", "Max", "Min", "Prod", "BiasAddGrad")
+
+
 def _left_to_tensorflow(node_def):
     """Ops that `xla="elementwise"` leaves outside XLA: matmuls and convolutions (TensorFlow's oneDNN
-    kernels beat XLA's on a CPU) and variable reads (read inside a cluster, each variable would be
-    copied out of it again for the matmul that uses it)."""
-    return "MatMul" in node_def.op or "Conv" in node_def.op or node_def.op in ("Einsum", "ReadVariableOp")
+    kernels beat XLA's on a CPU), reductions, and variable reads (read inside a cluster, each variable
+    would be copied out of it again for the matmul that uses it)."""
+    return ("MatMul" in node_def.op or "Conv" in node_def.op
+            or node_def.op in ("Einsum", "ReadVariableOp") + _REDUCTIONS)
 
 
 def _elementwise_by_xla(distiller):

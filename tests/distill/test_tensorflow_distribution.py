@@ -116,8 +116,8 @@ def test_xla_true_compiles_the_per_replica_step_with_xla(xla):
 
 def test_xla_elementwise_marks_the_steps_elementwise_ops_for_xla_and_leaves_its_matmuls():
     """xla="elementwise": the forward_backward graph's elementwise ops, its gradient's included, carry
-    XLA's compile mark (TensorFlow clusters and compiles them); its matmuls, convolutions and
-    variable reads do not, and keep TensorFlow's kernels. Without the option nothing is marked. The
+    XLA's compile mark (TensorFlow clusters and compiles them); its matmuls, convolutions, reductions
+    and variable reads do not, and keep TensorFlow's kernels. Without the option nothing is marked. The
     step's losses and updated weights are the plain graph step's."""
     import tensorflow as tf
 
@@ -139,8 +139,8 @@ def test_xla_elementwise_marks_the_steps_elementwise_ops_for_xla_and_leaves_its_
     marked = {(kind, in_gradient) for kind, in_gradient, mark in ops["elementwise"] if mark}
     unmarked = {kind for kind, _, mark in ops["elementwise"] if not mark}
     assert {("Mul", False), ("Mul", True), ("AddV2", False)} <= marked  # the forward's and the gradient's
-    kept = {"MatMul", "BatchMatMulV2", "Conv2D", "Conv2DBackpropFilter", "ReadVariableOp"}
-    assert {"MatMul", "ReadVariableOp"} <= unmarked and not {kind for kind, _ in marked} & kept
+    kept = {"MatMul", "BatchMatMulV2", "Conv2D", "Conv2DBackpropFilter", "ReadVariableOp", *tensorflow_step._REDUCTIONS}
+    assert {"MatMul", "ReadVariableOp", "Sum", "Mean"} <= unmarked and not {kind for kind, _ in marked} & kept
     (plain_logs, plain_w), (xla_logs, xla_w) = results[False], results["elementwise"]
     # XLA's exp and log round differently from TensorFlow's kernels (~1e-7 of a log-probability of ~2);
     # KD's loss is a small difference of such terms times T^2 = 16, so its error is absolute (1.04e-6
