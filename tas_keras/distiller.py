@@ -67,7 +67,7 @@ XLA_CHOICES = (True, False, "auto", "elementwise")
 
 def resolve_xla(xla, compute_dtype="float32"):
     """True / False / "elementwise" as given. "elementwise" (TensorFlow): XLA compiles the training
-    step's elementwise work and reductions, while its matmuls and convolutions stay TensorFlow's
+    step's elementwise work, while its matmuls, convolutions and reductions stay TensorFlow's
     (oneDNN) kernels; other backends ignore it. "auto": on when a GPU or TPU is visible to Keras; on a
     CPU, "elementwise" for a student computing in bfloat16 (there TensorFlow ran the elementwise work op by op around
     fast matmuls: 12-23% off the step with ResMLP students on an AMX Xeon, none with a ResNet student, within the
@@ -104,7 +104,7 @@ class Distiller(keras.Model):
     MirroredStrategy with several replicas). `xla="auto"` (default) turns it on when an accelerator
     is visible and off on CPU, where TensorFlow's oneDNN kernels beat XLA's convolutions
     (measured with tools/benchmark.py; see the README's speed table). `xla="elementwise"` compiles
-    only the step's elementwise work and reductions with XLA and leaves its matmuls and convolutions
+    only the step's elementwise work with XLA and leaves its matmuls, convolutions and reductions
     to TensorFlow's kernels (TensorFlow); "auto" picks it on a CPU when the student computes in
     bfloat16 (see `resolve_xla`).
 

@@ -53,7 +53,7 @@ def _teacher_targets(distiller, x):
 
 # Reductions stay TensorFlow's too: in the clusters, XLA's CPU reductions (rewritten into reduce-window +
 # reduce) took 9% of a traced paper-size bfloat16 KD step, and that step was 1-9% slower than with
-# TensorFlow's reduction kernels (5 alternating pairs on a Zen 5 EPYC; README, Speed).
+# TensorFlow's reduction kernels (3 alternating pairs on a Zen 5 EPYC; README, Speed).
 _REDUCTIONS = ("Sum", "Mean", "Max", "Min", "Prod", "BiasAddGrad")
 
 
