@@ -51,9 +51,9 @@ def _teacher_targets(distiller, x):
     return distiller.teacher_targets(x)
 
 
-# Reductions stay TensorFlow's too: in the clusters, XLA's CPU reductions (rewritten into reduce-window +
-# reduce) took 9% of a traced paper-size bfloat16 KD step, and that step was 1-9% slower than with
-# TensorFlow's reduction kernels (3 alternating pairs on a Zen 5 EPYC; README, Speed).
+# Reductions stay TensorFlow's too: with them in the clusters (XLA rewrites them into reduce-window + reduce
+# on a CPU) the paper-size bfloat16 KD step was 1-9% slower (3 alternating pairs on a Zen 5 EPYC; README,
+# Speed; the reductions alone were not cheaper in TensorFlow: where the gain comes from is not established).
 _REDUCTIONS = ("Sum", "Mean", "Max", "Min", "Prod", "BiasAddGrad")
 
 
