@@ -4,6 +4,7 @@ Import direction: layers/ imports nothing from tas_keras but errors and serializ
 assistant and methods/ import layers/, never each other's internals (docs/architecture.md).
 """
 
+from tas_keras.layers.activations import gelu
 from tas_keras.layers.attention import Mlp, MultiHeadSelfAttention, TransformerBlock, heads_for, partition, unpartition
 from tas_keras.layers.core import Affine, DropPath, LayerScale, dense, drop_path_rates, residual, trunc_normal
 from tas_keras.layers.depthwise import DepthwiseConv2D, compiled_by_xla, depthwise_conv, depthwise_implementation, set_depthwise_implementation
@@ -13,6 +14,6 @@ from tas_keras.layers.tokens import ClassToken, PositionEmbedding, TokenPool, To
 
 __all__ = [
     "Affine", "ClassToken", "DepthwiseConv2D", "DropPath", "LayerScale", "Mlp", "MultiHeadSelfAttention", "PositionEmbedding", "TokenPool",
-    "TokensToMap", "TransformerBlock", "compiled_by_xla", "dense", "depthwise_conv", "depthwise_implementation", "drop_path_rates", "grid_side", "heads_for", "partition", "patch_embed", "pool_to_grid", "residual",
+    "TokensToMap", "TransformerBlock", "compiled_by_xla", "dense", "depthwise_conv", "gelu", "depthwise_implementation", "drop_path_rates", "grid_side", "heads_for", "partition", "patch_embed", "pool_to_grid", "residual",
     "scale_gradient", "set_depthwise_implementation", "spatial_smooth", "tokens_to_map", "trunc_normal", "unpartition",
 ]

@@ -4,6 +4,7 @@ import keras
 from keras import layers, ops
 
 from tas_keras.errors import InputError
+from tas_keras.layers.activations import gelu
 from tas_keras.layers.core import DropPath, dense
 from tas_keras.serialization import PACKAGE
 
@@ -79,7 +80,7 @@ class Mlp(layers.Layer):
         self.fc2.build(tuple(input_shape[:-1]) + (self.hidden_dim,))
 
     def call(self, x):
-        return self.fc2(ops.gelu(self.fc1(x), approximate=False))
+        return self.fc2(gelu(self.fc1(x)))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.out_dim or input_shape[-1],)

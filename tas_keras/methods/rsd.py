@@ -1,6 +1,5 @@
-from keras import ops
 
-from tas_keras.layers import dense
+from tas_keras.layers import dense, gelu
 from tas_keras.losses import cross_correlation_loss, kd_loss
 from tas_keras.methods import options as opt
 from tas_keras.methods.base import Method, pooled_features, register_method
@@ -35,7 +34,7 @@ class RSD(Method):
 
     def compute_losses(self, student_out, targets, labels, positive_offset=0, training=True):
         student = pooled_features(student_out["S4"], self.student_last)
-        projected = self.adapter_out(ops.gelu(self.adapter_in(student), approximate=False))
+        projected = self.adapter_out(gelu(self.adapter_in(student)))
         cc = cross_correlation_loss(projected, targets["embedding"], self.option("off_diagonal_weight"))
         kd = kd_loss(targets["logits"], student_out["logits"], self.option("temperature"))
         return {**self.ce_term(student_out, labels), "loss_cc": self.option("w_cc") * cc, "loss_kd": self.option("w_kd") * kd}
