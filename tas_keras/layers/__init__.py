@@ -14,6 +14,6 @@ from tas_keras.layers.tokens import ClassToken, PositionEmbedding, TokenPool, To
 
 __all__ = [
     "Affine", "ClassToken", "DepthwiseConv2D", "DropPath", "LayerScale", "Mlp", "MultiHeadSelfAttention", "PositionEmbedding", "TokenPool",
-    "TokensToMap", "TransformerBlock", "compiled_by_xla", "dense", "depthwise_conv", "gelu", "depthwise_implementation", "drop_path_rates", "grid_side", "heads_for", "partition", "patch_embed", "pool_to_grid", "residual",
+    "TokensToMap", "TransformerBlock", "compiled_by_xla", "dense", "depthwise_conv", "depthwise_implementation", "drop_path_rates", "gelu", "grid_side", "heads_for", "partition", "patch_embed", "pool_to_grid", "residual",
     "scale_gradient", "set_depthwise_implementation", "spatial_smooth", "tokens_to_map", "trunc_normal", "unpartition",
 ]

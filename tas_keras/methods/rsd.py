@@ -1,4 +1,3 @@
-
 from tas_keras.layers import dense, gelu
 from tas_keras.losses import cross_correlation_loss, kd_loss
 from tas_keras.methods import options as opt
