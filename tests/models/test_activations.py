@@ -14,19 +14,18 @@ from ..quick import backend_grad, computed
 
 pytestmark = pytest.mark.core
 x = np.linspace(-6.0, 6.0, 241, dtype="float32")
+PHI = np.array([0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in x.astype("float64")])  # the normal CDF at x, exactly
 
 
 def test_gelu_is_the_exact_gelu_with_its_derivative():
-    phi = np.array([0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in x.astype("float64")])
-    np.testing.assert_allclose(ops.convert_to_numpy(computed(lambda: gelu(x))), x * phi, atol=2e-6, rtol=1e-5)
+    np.testing.assert_allclose(ops.convert_to_numpy(computed(lambda: gelu(x))), x * PHI, atol=2e-6, rtol=1e-5)
     pdf = np.exp(-0.5 * x.astype("float64") ** 2) / math.sqrt(2.0 * math.pi)
-    np.testing.assert_allclose(backend_grad(lambda v: ops.sum(gelu(v)), x), phi + x * pdf, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(backend_grad(lambda v: ops.sum(gelu(v)), x), PHI + x * pdf, atol=1e-5, rtol=1e-5)
 
 
 def test_gelu_in_bfloat16_stays_within_bfloat16_rounding():
-    exact = x * np.array([0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in x.astype("float64")])
     got = ops.convert_to_numpy(ops.cast(computed(lambda: gelu(ops.cast(x, "bfloat16"))), "float32"))
-    np.testing.assert_allclose(got, exact, atol=0.02, rtol=0.02)
+    np.testing.assert_allclose(got, x * PHI, atol=0.02, rtol=0.02)
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's graph")

@@ -2,7 +2,9 @@
 GELUs in one process: each variant's distiller is traced with its GELU, then fit() epochs of 8 steps run in
 rotation (the machine's drift falls on all three alike); ms per step of each round.
 
-    python docs/bench/2026-12-03-gelu/interleave.py bf16|fp32 ROUNDS
+    python docs/bench/2026-12-03-gelu/interleave.py bf16|fp32 ROUNDS [flat]
+
+`flat`: the erf GELU on the MLP's 3-D inputs, on 2-D inputs, and with its backward written out on 2-D inputs.
 """
 import os, sys, statistics
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -26,12 +28,20 @@ def custom_gelu(x):
         return g * (cdf + x * tf.exp(-0.5 * tf.square(x)) * 0.3989422804014327)
     return x * cdf, grad
 original_call = attention.Mlp.call
-def setup(gelu, call):
+def flat_call(self, x):  # the MLP on 2-D inputs, so that grappler can fuse MatMul and BiasAdd
+    shape = ops.shape(x)
+    out = self.fc2(attention.gelu(self.fc1(ops.reshape(x, (-1, shape[-1])))))
+    return ops.reshape(out, (*shape[:-1], out.shape[-1]))
+def setup(gelu, call=original_call):
     def apply():
         attention.gelu = gelu; attention.Mlp.call = call
     return apply
-VARIANTS = {"erfc (ops.gelu)": setup(lambda x: ops.gelu(x, approximate=False), original_call),
-            "erf": setup(activations.gelu, original_call), "erf, custom grad": setup(custom_gelu, original_call)}
+if len(sys.argv) > 3 and sys.argv[3] == "flat":
+    VARIANTS = {"erf 3d": setup(activations.gelu), "erf 2d": setup(activations.gelu, flat_call),
+                "custom 2d": setup(custom_gelu, flat_call)}
+else:
+    VARIANTS = {"erfc (ops.gelu)": setup(lambda x: ops.gelu(x, approximate=False)),
+                "erf": setup(activations.gelu), "erf, custom grad": setup(custom_gelu)}
 config = load_config("convnext_mlp", None, ["teacher.name=convnext_atto", "student.overrides.patch_size=4"]
                      + (["precision=mixed_bfloat16"] if precision == "bf16" else []))
 keras.mixed_precision.set_global_policy(config.precision)
