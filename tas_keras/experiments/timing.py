@@ -56,6 +56,20 @@ def time_fit_steps(model, x, y, steps, epochs=3, callbacks=(), verbose=0):
     return max(0.0, clock.seconds[0] - median * steps), median, per_step
 
 
+def fit_times_in_rotation(models, x, y, rounds, steps=8):
+    """{name: [seconds per step, one per round]} of each model in `models` (a dict, each already traced),
+    timed by `time_fit_steps` (the second of two epochs) in `rounds` rounds whose order rotates by one
+    each round: a machine's drift between rounds falls on every model alike, where separate processes
+    run one after the other would each catch a different part of it."""
+    names = list(models)
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            times[name].append(time_fit_steps(models[name], x, y, steps, epochs=2)[2][1])
+    return times
+
+
 def time_calls(fn, steps, warmup):
     """(compile seconds beyond a normal call, median seconds per call, all call times) of fn()."""
     start = time.perf_counter()

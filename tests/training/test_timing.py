@@ -5,7 +5,8 @@ import keras
 import pytest
 
 from tas_keras import Distiller
-from tas_keras.experiments.timing import matmul_peak_gflops, time_fit_steps
+from tas_keras.experiments import timing
+from tas_keras.experiments.timing import fit_times_in_rotation, matmul_peak_gflops, time_fit_steps
 from tests.distill.pairs import tiny, tiny_data
 
 pytestmark = pytest.mark.core
@@ -44,3 +45,25 @@ def test_on_jax_fit_timing_syncs_the_state_per_epoch_and_train_on_batch_per_call
 def test_the_matmul_ceiling_is_measured():
     assert matmul_peak_gflops(size=256, repeats=2) > 0
     assert matmul_peak_gflops(size=256, dtype="bfloat16", repeats=2) > 0  # the ceiling under mixed_bfloat16
+
+
+def test_rotation_times_every_model_each_round_starting_one_later_each_round(monkeypatch):
+    order = []
+
+    def fake_time(model, x, y, steps, epochs):
+        order.append(model)
+        return 0.0, 0.0, [9.0, float(len(order))]  # the second epoch's time: the call's position
+
+    monkeypatch.setattr(timing, "time_fit_steps", fake_time)
+    times = fit_times_in_rotation({"a": "A", "b": "B", "c": "C"}, None, None, rounds=4)
+    assert order == list("ABC" "BCA" "CAB" "ABC")
+    assert times == {"a": [1.0, 6.0, 8.0, 10.0], "b": [2.0, 4.0, 9.0, 11.0], "c": [3.0, 5.0, 7.0, 12.0]}
+
+    keras.utils.set_random_seed(0)
+    monkeypatch.undo()
+    distiller = Distiller(tiny("cnn"), tiny("mlp"), method="kd")
+    distiller.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x, y = tiny_data(n=4)
+    real = fit_times_in_rotation({"kd": distiller}, x, y, rounds=2, steps=2)
+    assert len(real["kd"]) == 2 and min(real["kd"]) > 0
+    assert int(keras.ops.convert_to_numpy(distiller.optimizer.iterations)) == 2 * 2 * 2  # two epochs of 2 steps a round

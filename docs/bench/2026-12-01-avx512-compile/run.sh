@@ -8,7 +8,8 @@
 # PRECISIONS="bf16 fp32" PREFIX=elementwise_ (the JSON files' prefix); 2026-12-02 also on an AVX2-only EPYC,
 # the same with PRECISIONS=fp32 (docs/bench/2026-12-02-avx2-elementwise); 2026-12-03 on a Zen 5 EPYC with
 # XLA="off elementwise" PARTS=distill_step, PREFIX elem_ / reductions_ for its bf16-only runs
-# (docs/bench/2026-12-03-zen5). From a checkout with torch
+# (docs/bench/2026-12-03-zen5), and later that day with XLA=off PARTS=distill_step after GELU became XLA loops
+# (docs/bench/2026-12-03-xla-gelu). From a checkout with torch
 # installed: OUT=folder bash docs/bench/2026-12-01-avx512-compile/run.sh
 cd "$(dirname "$0")/../../.." && export TF_CPP_MIN_LOG_LEVEL=3
 O=${OUT:-.}/${PREFIX:-}

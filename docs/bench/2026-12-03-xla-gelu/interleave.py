@@ -1,0 +1,23 @@
+"""The paper-size KD step (ConvNeXt-atto -> ResMLP-S12, patch 4, 32x32, batch 32, TensorFlow, XLA off) with the
+exact GELU op by op (erf form, TensorFlow ops) and as tas_keras.layers.gelu runs it on TensorFlow (forward and
+backward each one XLA-compiled loop), in one process: each variant's distiller is traced with its GELU, then
+fit() epochs of 8 steps run in rotation (the machine's drift falls on both alike); ms per step of each round.
+
+    python docs/bench/2026-12-03-xla-gelu/interleave.py bf16|fp32 ROUNDS
+"""
+import os, sys
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import paper_kd_rotation  # noqa: E402  (first: it sets the paths and the log level)
+from keras import ops
+import tas_keras.layers.attention as attention
+from tas_keras.layers import activations
+
+precision, rounds = sys.argv[1], int(sys.argv[2])
+def erf_op_by_op(x):  # the form before XLA: 5 TensorFlow ops forward, the tape's backward
+    return 0.5 * x * (1.0 + ops.erf(x * 0.7071067811865476))
+def setup(gelu):
+    def apply():
+        attention.gelu = gelu
+    return apply
+VARIANTS = {"erf, op by op": setup(erf_op_by_op), "XLA loops": setup(activations.gelu)}
+paper_kd_rotation.run(precision, rounds, VARIANTS)
