@@ -1,5 +1,6 @@
 """Shared by the docs/bench rotation scripts: the paper-size KD step (ConvNeXt-atto -> ResMLP-S12, patch 4,
-32x32, batch 32, TensorFlow, XLA off) built once per variant, then timed in rotation in one process."""
+32x32, batch 32, TensorFlow, XLA off; or another convnext_mlp setting) built once per variant, then timed in
+rotation in one process."""
 import os, sys, statistics
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -10,19 +11,21 @@ import benchmark  # noqa: E402
 from tas_keras.training.config import load_config  # noqa: E402
 
 
-def run(precision, rounds, variants):
+PAPER_SIZE = ["teacher.name=convnext_atto", "student.overrides.patch_size=4"]
+
+
+def run(precision, rounds, variants, method="kd", profile=None, sets=PAPER_SIZE, batch=32, steps=8):
     """variants: {name: a function that sets the variant up before its distiller is built and traced}.
-    Prints each variant's median and every round's ms per step."""
-    config = load_config("convnext_mlp", None, ["teacher.name=convnext_atto", "student.overrides.patch_size=4"]
-                         + (["precision=mixed_bfloat16"] if precision == "bf16" else []))
+    Prints each variant's median and every round's ms per step (of `steps` steps of `batch` images)."""
+    config = load_config("convnext_mlp", profile, list(sets) + (["precision=mixed_bfloat16"] if precision == "bf16" else []))
     keras.mixed_precision.set_global_policy(config.precision)
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, size=(32, 32, 32, 3), dtype=np.uint8); y = rng.integers(0, 10, size=(32,))
+    x = rng.integers(0, 256, size=(batch, 32, 32, 3), dtype=np.uint8); y = rng.integers(0, 10, size=(batch,))
     built = {}
     for name, set_up in variants.items():
         set_up()
-        built[name] = benchmark.build_distiller(config, "kd", 32, False)
+        built[name] = benchmark.build_distiller(config, method, 32, False)
         time_fit_steps(built[name], x, y, 4, epochs=2)  # traces with this variant
-    for name, times in fit_times_in_rotation(built, x, y, rounds).items():
+    for name, times in fit_times_in_rotation(built, x, y, rounds, steps).items():
         ms = [t * 1e3 for t in times]
         print(f"{precision} {name:18s} median {statistics.median(ms):7.1f} ms  all {' '.join(f'{v:.0f}' for v in ms)}")
