@@ -1,5 +1,5 @@
 """Shared by the docs/bench rotation scripts: the paper-size KD step (ConvNeXt-atto -> ResMLP-S12, patch 4,
-32x32, batch 32, TensorFlow, XLA off; or another convnext_mlp setting) built once per variant, then timed in
+32x32, batch 32, TensorFlow, XLA off; or another pair or setting) built once per variant, then timed in
 rotation in one process."""
 import os, sys, statistics
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -14,10 +14,10 @@ from tas_keras.training.config import load_config  # noqa: E402
 PAPER_SIZE = ["teacher.name=convnext_atto", "student.overrides.patch_size=4"]
 
 
-def run(precision, rounds, variants, method="kd", profile=None, sets=PAPER_SIZE, batch=32, steps=8):
+def run(precision, rounds, variants, method="kd", profile=None, sets=PAPER_SIZE, batch=32, steps=8, pair="convnext_mlp"):
     """variants: {name: a function that sets the variant up before its distiller is built and traced}.
     Prints each variant's median and every round's ms per step (of `steps` steps of `batch` images)."""
-    config = load_config("convnext_mlp", profile, list(sets) + (["precision=mixed_bfloat16"] if precision == "bf16" else []))
+    config = load_config(pair, profile, list(sets) + (["precision=mixed_bfloat16"] if precision == "bf16" else []))
     keras.mixed_precision.set_global_policy(config.precision)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(batch, 32, 32, 3), dtype=np.uint8); y = rng.integers(0, 10, size=(batch,))

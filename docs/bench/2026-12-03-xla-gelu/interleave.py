@@ -3,10 +3,10 @@ exact GELU op by op (erf form, TensorFlow ops) and as tas_keras.layers.gelu runs
 backward each one XLA-compiled loop), in one process: each variant's distiller is traced with its GELU, then
 fit() epochs of 8 steps run in rotation (the machine's drift falls on both alike); ms per step of each round.
 
-    python docs/bench/2026-12-03-xla-gelu/interleave.py bf16|fp32 ROUNDS [micro METHOD]
+    python docs/bench/2026-12-03-xla-gelu/interleave.py bf16|fp32 ROUNDS [micro METHOD [PAIR]]
 
-`micro METHOD`: the micro pair instead (`--profile small`: convnext_micro -> resmlp_micro_patch4_32), METHOD
-(kd, tas, ...), batch 128, 10 steps an epoch, as the quick start trains it.
+`micro METHOD`: the micro pair instead (`--profile small`: convnext_micro -> resmlp_micro_patch4_32, or PAIR's
+micro variants), METHOD (kd, tas, ...), batch 128, 10 steps an epoch, as the quick start trains it.
 """
 import os, sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -24,6 +24,7 @@ def setup(gelu):
     return apply
 VARIANTS = {"erf, op by op": setup(erf_op_by_op), "XLA loops": setup(activations.gelu)}
 if len(sys.argv) > 4 and sys.argv[3] == "micro":
-    paper_kd_rotation.run(precision, rounds, VARIANTS, method=sys.argv[4], profile="small", sets=[], batch=128, steps=10)
+    paper_kd_rotation.run(precision, rounds, VARIANTS, method=sys.argv[4], profile="small", sets=[], batch=128, steps=10,
+                          pair=sys.argv[5] if len(sys.argv) > 5 else "convnext_mlp")
 else:
     paper_kd_rotation.run(precision, rounds, VARIANTS)
