@@ -18,10 +18,14 @@ def _xla(fn):
     return tf.function(fn, jit_compile=True, autograph=False, reduce_retracing=True)
 
 
+def _normal_cdf(v):
+    return 0.5 * (1.0 + tf.math.erf(v * SQRT_HALF))
+
+
 @_xla
 def _forward(x):
     v = tf.cast(x, _COMPUTE.get(x.dtype, x.dtype))
-    return tf.cast(0.5 * v * (1.0 + tf.math.erf(v * SQRT_HALF)), x.dtype)
+    return tf.cast(v * _normal_cdf(v), x.dtype)
 
 
 @_xla
@@ -29,9 +33,8 @@ def _backward(x, dy):
     """dy * (Phi(x) + x phi(x)), recomputed from x: only x is kept for the backward."""
     compute = _COMPUTE.get(x.dtype, x.dtype)
     v, g = tf.cast(x, compute), tf.cast(dy, compute)
-    cdf = 0.5 * (1.0 + tf.math.erf(v * SQRT_HALF))
     pdf = tf.exp(-0.5 * tf.square(v)) * INV_SQRT_2PI
-    return tf.cast(g * (cdf + v * pdf), x.dtype)
+    return tf.cast(g * (_normal_cdf(v) + v * pdf), x.dtype)
 
 
 @tf.custom_gradient

@@ -14,12 +14,12 @@ dtype = tf.bfloat16 if sys.argv[1] == "bf16" else tf.float32
 N = 6
 xs = [tf.constant(np.random.randn(32, 64, 1536).astype("float32"), dtype) for _ in range(N)]
 dy = tf.constant(np.random.randn(32, 64, 1536).astype("float32"), dtype)
-C = 0.7071067811865476
+C, INV_SQRT_2PI = gelu_tensorflow.SQRT_HALF, gelu_tensorflow.INV_SQRT_2PI
 def erf_ops(x): return 0.5 * x * (1.0 + tf.math.erf(x * C))
 @tf.custom_gradient
 def erf_ops_custom_grad(x):
     cdf = 0.5 * (1.0 + tf.math.erf(x * C))
-    return x * cdf, lambda g: g * (cdf + x * (tf.exp(-0.5 * tf.square(x)) * 0.3989422804014327))
+    return x * cdf, lambda g: g * (cdf + x * (tf.exp(-0.5 * tf.square(x)) * INV_SQRT_2PI))
 def nn_gelu(x): return tf.nn.gelu(x, approximate=False)
 def tanh_gelu(x): return tf.nn.gelu(x, approximate=True)
 variants = dict(nn_gelu_erfc=nn_gelu, erf_ops=erf_ops, erf_ops_custom_grad=erf_ops_custom_grad,
