@@ -5,6 +5,8 @@ to the variables once per epoch); `train_on_batch` re-reads and re-assigns every
 so under JAX it times Python overhead, not the step. Benchmarks therefore time epochs of `fit()`.
 """
 
+import collections
+import math
 import statistics
 import time
 
@@ -68,6 +70,32 @@ def fit_times_in_rotation(models, x, y, rounds, steps=8):
         for name in names[k:] + names[:k]:
             times[name].append(time_fit_steps(models[name], x, y, steps, epochs=2)[2][1])
     return times
+
+
+PairedRatio = collections.namedtuple("PairedRatio", "median low high confidence faster rounds")
+
+
+def paired_ratio(baseline, candidate, confidence=0.9):
+    """How `candidate`'s times compare with `baseline`'s, round by round (the lists of
+    `fit_times_in_rotation`, or any paired times): the median of the per-round ratios candidate /
+    baseline, a distribution-free confidence interval for it (order statistics of the ratios, as the
+    sign test gives it: independent rounds, nothing assumed of the noise's shape), the interval's
+    actual coverage (`confidence`, at least the one asked for when the rounds allow it, the most they
+    allow otherwise) and in how many rounds the candidate was faster. An interval that holds 1.0 means
+    no difference shown in these rounds."""
+    if len(baseline) != len(candidate) or not baseline:
+        raise ValueError(f"paired_ratio needs two equally long, non-empty lists of times; got {len(baseline)} and {len(candidate)}.")
+    ratios = sorted(c / b for b, c in zip(baseline, candidate))
+    n = len(ratios)
+
+    def coverage(k):  # of [ratios[k - 1], ratios[n - k]]: 1 - 2 P(Binomial(n, 1/2) <= k - 1)
+        return 1.0 - 2.0 * sum(math.comb(n, i) for i in range(k)) / 2**n
+
+    k = 1
+    while k + 1 <= (n + 1) // 2 and coverage(k + 1) >= confidence:
+        k += 1
+    faster = sum(c < b for b, c in zip(baseline, candidate))
+    return PairedRatio(statistics.median(ratios), ratios[k - 1], ratios[n - k], coverage(k), faster, n)
 
 
 def time_calls(fn, steps, warmup):

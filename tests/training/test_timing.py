@@ -6,7 +6,7 @@ import pytest
 
 from tas_keras import Distiller
 from tas_keras.experiments import timing
-from tas_keras.experiments.timing import fit_times_in_rotation, matmul_peak_gflops, time_fit_steps
+from tas_keras.experiments.timing import fit_times_in_rotation, matmul_peak_gflops, paired_ratio, time_fit_steps
 from tests.distill.pairs import tiny, tiny_data
 
 pytestmark = pytest.mark.core
@@ -67,3 +67,19 @@ def test_rotation_times_every_model_each_round_starting_one_later_each_round(mon
     real = fit_times_in_rotation({"kd": distiller}, x, y, rounds=2, steps=2)
     assert len(real["kd"]) == 2 and min(real["kd"]) > 0
     assert int(keras.ops.convert_to_numpy(distiller.optimizer.iterations)) == 2 * 2 * 2  # two epochs of 2 steps a round
+
+
+def test_paired_ratio_gives_the_median_ratio_an_order_statistic_interval_and_the_wins():
+    baseline = [100.0, 110.0, 95.0, 105.0, 120.0, 100.0, 98.0, 102.0, 130.0, 101.0]
+    faster = [0.9 * b for b in baseline]
+    r = paired_ratio(baseline, faster)
+    assert (r.faster, r.rounds) == (10, 10) and r.low == pytest.approx(0.9) and r.high == pytest.approx(0.9)
+    # ten rounds: the 2nd smallest to the 2nd largest ratio, coverage 1 - 2 (1 + 10) / 2^10
+    noisy = [b * f for b, f in zip(baseline, [1.2, 0.7, 1.05, 0.95, 1.1, 0.9, 1.0, 1.3, 0.8, 1.01])]
+    r = paired_ratio(baseline, noisy)
+    assert (r.low, r.high) == pytest.approx((0.8, 1.2)) and r.median == pytest.approx(1.005)
+    assert r.confidence == pytest.approx(1 - 2 * 11 / 1024) and r.faster == 4 and r.low < 1.0 < r.high
+    r = paired_ratio([1.0, 1.0, 1.0], [0.5, 2.0, 1.5], confidence=0.9)  # too few rounds for 90%: the widest
+    assert (r.low, r.high, r.confidence) == (0.5, 2.0, 0.75)
+    with pytest.raises(ValueError, match="equally long"):
+        paired_ratio([1.0, 2.0], [1.0])
