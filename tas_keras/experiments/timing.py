@@ -78,11 +78,10 @@ PairedRatio = collections.namedtuple("PairedRatio", "median low high confidence 
 def paired_ratio(baseline, candidate, confidence=0.9):
     """How `candidate`'s times compare with `baseline`'s, round by round (the lists of
     `fit_times_in_rotation`, or any paired times): the median of the per-round ratios candidate /
-    baseline, a distribution-free confidence interval for it (order statistics of the ratios, as the
-    sign test gives it: independent rounds, nothing assumed of the noise's shape), the interval's
-    actual coverage (`confidence`, at least the one asked for when the rounds allow it, the most they
-    allow otherwise) and in how many rounds the candidate was faster. An interval that holds 1.0 means
-    no difference shown in these rounds."""
+    baseline; an interval for it free of any assumption on the noise's shape (order statistics of the
+    ratios, as the sign test gives it; the rounds taken as independent) with its actual coverage
+    (`confidence`: at least the one asked for where the rounds allow, else the most they allow); and
+    in how many rounds the candidate was faster. An interval that holds 1.0 shows no difference."""
     if len(baseline) != len(candidate) or not baseline:
         raise ValueError(f"paired_ratio needs two equally long, non-empty lists of times; got {len(baseline)} and {len(candidate)}.")
     ratios = sorted(c / b for b, c in zip(baseline, candidate))
