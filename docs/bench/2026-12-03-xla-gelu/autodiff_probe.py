@@ -5,11 +5,12 @@ ResMLP's Affine (alpha x + beta) on (32, 64, 384) as TensorFlow ops against one 
 
     python docs/bench/2026-12-03-xla-gelu/autodiff_probe.py bf16|fp32
 """
-import os, sys, time
+import os, sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 import tas_keras  # noqa: F401  (oneDNN on before TensorFlow loads)
 import numpy as np, tensorflow as tf
+from tas_keras.experiments.timing import time_calls
 from tas_keras.layers import gelu_tensorflow
 dtype = tf.bfloat16 if sys.argv[1] == "bf16" else tf.float32
 N = 6
@@ -34,7 +35,5 @@ for name, (f, ins) in variants.items():
             t.watch(ins); outs = [f(x) for x in ins]
         gs = t.gradient(outs, ins + [a, b], output_gradients=[d] * N)
         return tf.add_n([tf.reduce_sum(tf.cast(y, tf.float32)) for y in outs]) + tf.add_n([tf.reduce_sum(tf.cast(g, tf.float32)) for g in gs if g is not None])
-    fb(ins).numpy(); ts = []
-    for _ in range(9):
-        s = time.perf_counter(); fb(ins).numpy(); ts.append(time.perf_counter() - s)
-    print(f"{sys.argv[1]} {name:27s} fwd+bwd {np.median(ts)*1e3/N:6.2f} ms")
+    median = time_calls(lambda: fb(ins).numpy(), steps=9, warmup=0)[1]  # the first call traces, untimed
+    print(f"{sys.argv[1]} {name:27s} fwd+bwd {median*1e3/N:6.2f} ms")

@@ -3,12 +3,13 @@ ms per GELU, forward and forward + backward (each output summed, as a loss would
 
     python docs/bench/2026-12-03-xla-gelu/gelu_probe.py bf16|fp32
 """
-import os, sys, time
+import os, sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 import tas_keras  # noqa: F401  (oneDNN on before TensorFlow loads)
 import numpy as np
 import tensorflow as tf
+from tas_keras.experiments.timing import time_calls
 from tas_keras.layers import gelu_tensorflow
 dtype = tf.bfloat16 if sys.argv[1] == "bf16" else tf.float32
 N = 6
@@ -33,11 +34,5 @@ for name, f in variants.items():
             t.watch(xs); ys = [f(x) for x in xs]
         gs = t.gradient(ys, xs, output_gradients=[dy] * N)
         return tf.add_n([tf.reduce_sum(y) for y in ys]) + tf.add_n([tf.reduce_sum(g) for g in gs])
-    res = []
-    for fn in (fwd, fb):
-        fn(xs).numpy()
-        ts = []
-        for _ in range(9):
-            s = time.perf_counter(); fn(xs).numpy(); ts.append(time.perf_counter() - s)
-        res.append(np.median(ts) * 1e3 / N)
+    res = [time_calls(lambda: fn(xs).numpy(), steps=9, warmup=0)[1] * 1e3 / N for fn in (fwd, fb)]  # first call untimed
     print(f"{sys.argv[1]} {name:20s} forward {res[0]:6.2f} ms  forward + backward {res[1]:6.2f} ms")
