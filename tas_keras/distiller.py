@@ -68,7 +68,8 @@ XLA_CHOICES = (True, False, "auto", "elementwise")
 def resolve_xla(xla, compute_dtype="float32"):
     """True / False / "elementwise" as given. "elementwise" (TensorFlow): XLA compiles the training
     step's elementwise work, while its matmuls, convolutions and reductions stay TensorFlow's
-    (oneDNN) kernels; other backends ignore it. "auto": on when a GPU or TPU is visible to Keras; on a
+    (oneDNN) kernels; the torch backend compiles its step with torch.compile for it (as for True),
+    JAX ignores it. "auto": on when a GPU or TPU is visible to Keras; on a
     CPU, "elementwise" for a student computing in bfloat16 (there TensorFlow ran the elementwise work op by op around
     fast matmuls: 12-23% off the step with ResMLP students on an AMX Xeon, none with a ResNet student, within the
     spread on a Zen 5 EPYC without AMX; README, Speed), else off."""
@@ -82,6 +83,14 @@ def resolve_xla(xla, compute_dtype="float32"):
             return True
         return "elementwise" if compute_dtype == "bfloat16" else False
     return xla
+
+
+def _torch_compiling():
+    if keras.backend.backend() != "torch":
+        return False
+    import torch
+
+    return torch.compiler.is_compiling()
 
 
 def accelerator_visible():
@@ -106,7 +115,9 @@ class Distiller(keras.Model):
     (measured with tools/benchmark.py; see the README's speed table). `xla="elementwise"` compiles
     only the step's elementwise work with XLA and leaves its matmuls, convolutions and reductions
     to TensorFlow's kernels (TensorFlow); "auto" picks it on a CPU when the student computes in
-    bfloat16 (see `resolve_xla`).
+    bfloat16 (see `resolve_xla`). On the torch backend True and "elementwise" both compile the step's
+    forward (with its backward) and the optimizer's update with torch.compile; "auto" does so on a GPU
+    and, in bfloat16, on a CPU. JAX always compiles the whole step (jax.jit).
 
     `pixel_normalization=(mean, std)` (per channel, 0..1 scale): the Distiller takes raw pixels (uint8,
     as build_dataset sends them, or float 0..255) and normalises them inside its steps and `call`;
@@ -123,8 +134,11 @@ class Distiller(keras.Model):
         self.method_name = method
         self.xla_option = xla
         resolved = resolve_xla(xla, student.compute_dtype)
-        self.xla = resolved is True  # the whole per-replica step under XLA
-        self.xla_elementwise = resolved == "elementwise" and keras.backend.backend() == "tensorflow"  # only its elementwise work
+        backend = keras.backend.backend()
+        # the whole per-replica step under XLA; on torch, both compiled settings are torch.compile of the step
+        # (Inductor, like "elementwise", fuses the elementwise work and calls the backend's matmuls)
+        self.xla = resolved is True or (resolved == "elementwise" and backend == "torch")
+        self.xla_elementwise = resolved == "elementwise" and backend == "tensorflow"  # only its elementwise work
         self.pixel_normalization = None if pixel_normalization is None else check_normalization(pixel_normalization)
         self.teacher_size = int(teacher.input_shape[1])
         self.student_size = int(student.input_shape[1])
@@ -189,9 +203,9 @@ class Distiller(keras.Model):
 
     def compile(self, optimizer="adam", jit_compile="auto", **kwargs):
         """jit_compile="auto": jax.jit on JAX (its only compiled path; op-by-op execution is slow and
-        deadlocks in cross-device all-reduces under DataParallel); off on TensorFlow, where `xla`
-        compiles the per-replica step instead; off on torch (torch.compile is slow on CPU).
-        jit_compile=True on TensorFlow means xla=True (the per-replica step compiled with XLA)."""
+        deadlocks in cross-device all-reduces under DataParallel); off for Keras on TensorFlow and
+        torch, where `xla` compiles the Distiller's own step instead. jit_compile=True there means
+        xla=True: the per-replica step compiled with XLA (TensorFlow), or with torch.compile (torch)."""
         # The method defines the losses and the Distiller logs every term, acc and top5 itself.
         for key in ("loss", "loss_weights", "metrics", "weighted_metrics"):
             if kwargs.get(key) is not None:
@@ -201,10 +215,11 @@ class Distiller(keras.Model):
                 )
         if jit_compile == "auto":
             jit_compile = keras.backend.backend() == "jax" and not kwargs.get("run_eagerly")
-        elif jit_compile is True and keras.backend.backend() == "tensorflow":
-            # The usual Keras flag gets what it asks for: XLA, applied where it works under
-            # MirroredStrategy (around the per-replica step; a fit-level XLA function fails there
-            # with several replicas, reading variables placed on other devices).
+        elif jit_compile is True and keras.backend.backend() in ("tensorflow", "torch"):
+            # The usual Keras flag gets what it asks for, applied where it works: on TensorFlow XLA
+            # around the per-replica step (a fit-level XLA function fails under MirroredStrategy with
+            # several replicas, reading variables placed on other devices); on torch the step's two
+            # compiled parts (Keras' whole-step torch.compile compiles each twice, steps/torch_step.py).
             self.xla_option = self.xla = True
             self.xla_elementwise = False
             jit_compile = False
@@ -260,8 +275,10 @@ class Distiller(keras.Model):
 
     def train_step(self, *args):
         # Python runs this once per trace under tf.function / jax.jit (every step only when eager):
-        # a count that grows after the first step means retracing.
-        self.trace_count += 1
+        # a count that grows after the first step means retracing. torch.compile would guard on the
+        # count and recompile at every step, so it is not counted there.
+        if not _torch_compiling():
+            self.trace_count += 1
         return train_step_for_backend()(self, *args)
 
     def test_step(self, *args):

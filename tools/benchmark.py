@@ -311,7 +311,7 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
         calibrated(distiller)
         probe = TraceProbe(distiller)
         compile_s, median, _ = time_fit_steps(distiller, x_host, y_host, steps, epochs, callbacks=[probe, *callbacks], verbose=verbose)
-        eager = keras.backend.backend() == "torch"  # every eager step runs the Python step: nothing is traced
+        eager = keras.backend.backend() == "torch"  # traces not counted: an eager step runs the Python step every time, torch.compile guards its own
         record(name, compile_s, median, {"traces": None if eager else distiller.trace_count - probe.after_first, **(extra or {})})
 
     with replica_scope(replicas):
@@ -319,7 +319,7 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
         if replicas == 1 and "teacher_forward" in parts:
             x = distiller.model_inputs(keras.ops.convert_to_tensor(x_host))
             # logits cast to float32 inside the compiled function: TensorFlow cannot hand bfloat16 to numpy
-            teacher_fn = compiled(lambda images: keras.ops.cast(distiller.teacher(images, training=False), "float32"), xla is True,
+            teacher_fn = compiled(lambda images: keras.ops.cast(distiller.teacher(images, training=False), "float32"), distiller.xla,
                                   forward_only=True)
             memory.reset()
             record("teacher_forward", *time_calls(lambda: keras.ops.convert_to_numpy(teacher_fn(x)[0, 0]), steps, warmup)[:2])
@@ -400,8 +400,8 @@ def _main(argv):
     keras.mixed_precision.set_global_policy(config.precision)  # --set precision=mixed_bfloat16 etc.
     size = args.image_size or config.data.image_size
     modes = list(dict.fromkeys(mode for name in args.xla for mode in XLA_MODES[name]))
-    if keras.backend.backend() != "tensorflow":
-        modes = [False]  # XLA on/off is a TensorFlow-step switch; JAX always jits, torch runs eagerly
+    if keras.backend.backend() == "jax":
+        modes = [False]  # JAX always jits the whole step; on torch "on" and "elem" mean torch.compile
     report = {"pair": config.pair, "profile": args.profile, "method": method, "image_size": size, "batch_size": args.batch_size,
               "steps_per_execution": args.steps_per_execution,
               "backend": keras.backend.backend(), "precision": config.precision, "teacher": config.teacher.name, "student": config.student.name,

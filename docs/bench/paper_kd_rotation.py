@@ -14,8 +14,9 @@ from tas_keras.training.config import load_config  # noqa: E402
 PAPER_SIZE = ["teacher.name=convnext_atto", "student.overrides.patch_size=4"]
 
 
-def run(precision, rounds, variants, method="kd", profile=None, sets=PAPER_SIZE, batch=32, steps=8, pair="convnext_mlp"):
-    """variants: {name: a function that sets the variant up before its distiller is built and traced}.
+def run(precision, rounds, variants, method="kd", profile=None, sets=PAPER_SIZE, batch=32, steps=8, pair="convnext_mlp", xla=None):
+    """variants: {name: a function that sets the variant up before its distiller is built and traced};
+    xla: {name: the Distiller's xla for that variant} (default False).
     Prints each variant's median and every round's ms per step (of `steps` steps of `batch` images), then
     each later variant against the first, round by round (timing.paired_ratio)."""
     config = load_config(pair, profile, list(sets) + (["precision=mixed_bfloat16"] if precision == "bf16" else []))
@@ -25,7 +26,7 @@ def run(precision, rounds, variants, method="kd", profile=None, sets=PAPER_SIZE,
     built = {}
     for name, set_up in variants.items():
         set_up()
-        built[name] = benchmark.build_distiller(config, method, 32, False)
+        built[name] = benchmark.build_distiller(config, method, 32, (xla or {}).get(name, False))
         time_fit_steps(built[name], x, y, 4, epochs=2)  # traces with this variant
     times = fit_times_in_rotation(built, x, y, rounds, steps)
     for name, seconds in times.items():

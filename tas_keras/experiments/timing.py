@@ -116,7 +116,7 @@ def time_calls(fn, steps, warmup):
 def compiled(fn, xla=False, forward_only=False):
     """fn compiled the way this backend's training compiles it: tf.function (with XLA if `xla`; a
     `forward_only` function, such as the teacher's, traced inside compiled_by_xla as tensorflow_step
-    traces the teacher's), jax.jit, or (torch) as is."""
+    traces the teacher's), jax.jit, or (torch) torch.compile if `xla`, else as is."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -128,6 +128,10 @@ def compiled(fn, xla=False, forward_only=False):
         import jax
 
         return jax.jit(fn)
+    if xla:
+        import torch
+
+        return torch.compile(fn)
     return fn
 
 

@@ -42,8 +42,9 @@ def depthwise_implementation():
     name = _setting["implementation"]
     if name != "auto":
         return name
-    if keras.backend.backend() != "jax" and not _setting["xla_traces"]:
-        return "conv"  # (and keras.distribution is None on the torch backend)
+    backend = keras.backend.backend()
+    if backend == "torch" or backend == "tensorflow" and not _setting["xla_traces"]:
+        return "conv"  # torch's kernels (compiled or not; keras.distribution is None there), oneDNN's without XLA
     on_cpu = all(device.startswith("cpu") for device in keras.distribution.list_devices())
     return "shifted" if on_cpu else "conv"
 

@@ -1,22 +1,63 @@
-"""PyTorch step: one forward, backward(), optimizer.apply under no_grad (eager)."""
+"""PyTorch step: one forward, backward(), the optimizer's update under no_grad.
+
+With `distiller.xla` (on this backend: torch.compile) the forward -- the teacher's targets and the
+losses -- is compiled (Inductor fuses the elementwise work around the backend's matmuls and
+convolutions) and with it, through AOTAutograd, the backward that backward() runs; the optimizer's
+update is compiled apart (eager, Keras' update took ~3x as long: Python around PyTorch's foreach
+kernels). Two functions, not the whole step: torch.compile breaks its graph at backward() anyway, and
+the step compiled whole (Keras' jit_compile) compiled each part twice, since the first step's
+gradients are None (README, Speed, "Keras' torch backend, compiled").
+"""
+
+import functools
+import weakref
 
 import torch
 
 from tas_keras.steps.common import eval_metrics, group_losses, step_inputs, total_loss
 
+_UPDATED = weakref.WeakSet()  # optimizers that have applied an update
+
+
+def _forward(distiller, x, y):
+    with torch.no_grad():
+        targets = distiller.teacher_targets(x)
+    return distiller.compute_losses(x, y, targets, 0, training=True)
+
+
+def _update(distiller, grads, variables):
+    with torch.no_grad():
+        distiller.optimizer.apply(grads, variables)
+
+
+@functools.cache
+def _compiled(fn):
+    """torch.compile(fn), made once. The distiller is an argument, not captured: torch.compile keeps
+    one cache per function, whose entries are guarded by what the call reads from its arguments, so
+    each distiller a process trains adds its entry. Past torch._dynamo.config.recompile_limit (8)
+    distillers in one process, PyTorch warns and runs the later ones eagerly."""
+    return torch.compile(fn)
+
+
+def _run(fn, distiller, *args, eager=False):
+    """fn(distiller, *args), compiled when the distiller asks for it (eager under run_eagerly, for debugging)."""
+    if distiller.xla and not distiller.run_eagerly and not eager:
+        return _compiled(fn)(distiller, *args)
+    return fn(distiller, *args)
+
 
 def train_step(distiller, data):
     x, y = step_inputs(distiller, data)
     distiller.zero_grad()
-    with torch.no_grad():
-        targets = distiller.teacher_targets(x)
-    losses, logits = distiller.compute_losses(x, y, targets, 0, training=True)
+    losses, logits = _run(_forward, distiller, x, y)
     total = total_loss(losses)
     distiller.optimizer.scale_loss(total).backward()
     variables = distiller.trainable_weights
-    grads = [v.value.grad for v in variables]
-    with torch.no_grad():
-        distiller.optimizer.apply(grads, variables)
+    # The optimizer's first update runs eagerly: it sets Python state (Keras caches which variables take
+    # weight decay) that would make the compiled update recompile at the second step.
+    first = distiller.optimizer not in _UPDATED
+    _run(_update, distiller, [v.value.grad for v in variables], variables, eager=first)
+    _UPDATED.add(distiller.optimizer)
     return distiller.update_metrics(
         {k: v.detach() for k, v in losses.items()}, total.detach(), y, logits.detach(), x.shape[0]
     )

@@ -86,7 +86,8 @@ def _calibration_batches(config, count=4):
 
 def _teacher_jit(config):
     """JAX always jits (eager steps are slow and deadlock under DataParallel); TensorFlow follows
-    `xla`; torch runs eagerly (torch.compile is slow on CPU)."""
+    `xla`; torch runs the teacher's plain Keras fit eagerly (the Distiller's step compiles itself there;
+    Keras' whole-step torch.compile of a fit is not measured here)."""
     backend = keras.backend.backend()
     return backend == "jax" or (backend == "tensorflow" and resolve_xla(config.xla) is True)
 

@@ -46,3 +46,54 @@ def test_every_method_fits_on_the_torch_backend():
         for name, values in result["history"].items():
             assert all(v == v and abs(v) < 1e6 for v in values), (method, name)
         assert set(result["eval"]) == {"loss", "acc", "top5"}
+
+
+COMPILED_SCRIPT = """
+import json, keras, torch, tas_keras
+from tests.distill.pairs import tiny, tiny_data
+torch._dynamo.config.error_on_recompile = True  # the step compiles once: a recompile fails the run
+x, y = tiny_data()
+histories = {}
+for xla in (False, True):
+    keras.utils.set_random_seed(0)
+    distiller = tas_keras.Distiller(tiny("cnn"), tiny("vit"), method="tas", xla=xla)
+    distiller.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    histories[xla] = distiller.fit(x, y, batch_size=4, epochs=2, verbose=0).history
+    histories[xla]["val"] = [distiller.evaluate(x, y, verbose=0, return_dict=True)["loss"]]
+keras.mixed_precision.set_global_policy("mixed_bfloat16")
+resolved = {"bf16": tas_keras.Distiller(tiny("cnn"), tiny("vit"), method="kd").xla}
+keras.mixed_precision.set_global_policy("float32")
+resolved["fp32"] = tas_keras.Distiller(tiny("cnn"), tiny("vit"), method="kd").xla
+resolved["elementwise"] = tas_keras.Distiller(tiny("cnn"), tiny("vit"), method="kd", xla="elementwise").xla
+jit = tas_keras.Distiller(tiny("cnn"), tiny("vit"), method="kd", xla=False)
+jit.compile(optimizer="adam", jit_compile=True)  # Keras' flag: the Distiller's compiled step, not Keras' whole-step compile
+resolved["jit_compile"] = [jit.xla, jit.jit_compile]
+resolved["gpu"] = torch.cuda.is_available()  # "auto" compiles on a GPU in any precision
+graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+print("REPORT" + json.dumps({"eager": histories[False], "compiled": histories[True], "graphs": graphs, "resolved": resolved}))
+"""
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None and not os.environ.get("CI"),
+    reason="PyTorch is not installed (CI installs it)",
+)
+def test_the_compiled_torch_step_trains_as_the_eager_one():
+    """xla=True on torch: the forward (with its backward) and the optimizer's update run through torch.compile,
+    each compiled once (a recompile would raise), and the losses follow the eager step's. "auto" compiles on
+    a CPU only in bfloat16 (README, Speed); "elementwise" is torch.compile too."""
+    import json
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=root)
+    proc = subprocess.run([sys.executable, "-c", COMPILED_SCRIPT], capture_output=True, text=True, timeout=900, env=env, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    assert report["graphs"] >= 2  # the forward and the update were compiled
+    resolved = report["resolved"]
+    assert resolved["bf16"] is True and resolved["fp32"] is resolved["gpu"] and resolved["elementwise"] is True
+    assert resolved["jit_compile"] == [True, False]
+    eager, compiled = report["eager"], report["compiled"]
+    assert sorted(eager) == sorted(compiled)
+    for name, values in eager.items():
+        assert compiled[name] == pytest.approx(values, rel=1e-4, abs=1e-5), name
