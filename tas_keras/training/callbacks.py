@@ -72,33 +72,34 @@ def logged_seconds(path):
 
 
 class TimeForecast(keras.callbacks.Callback):
-    """After `steps` training steps (not counting the first, which includes compilation), logs the
-    time per step and the projected time of the whole stage."""
+    """After `steps` training steps (not counting the first `skip`, which compile: on the torch backend
+    the compiled optimizer update first runs at the second step), logs the time per step and the
+    projected time of the whole stage."""
 
     async_safe = True  # its state is counted under a lock; it reads no logs
 
-    def __init__(self, label, total_steps, log=print, steps=10):
+    def __init__(self, label, total_steps, log=print, steps=10, skip=2):
         super().__init__()
-        self.label, self.total_steps, self.log, self.steps = label, int(total_steps), log, steps
+        self.label, self.total_steps, self.log, self.steps, self.skip = label, int(total_steps), log, steps, skip
         self.seen, self.start = 0, None
         self._lock = threading.Lock()
 
     def on_train_batch_end(self, batch, logs=None):
-        if 0 < self.total_steps <= self.steps + 1:  # over by the time there is a forecast
+        if 0 < self.total_steps <= self.steps + self.skip:  # over by the time there is a forecast
             return
         with self._lock:
             self.seen += 1
             seen = self.seen
-            if seen == 1:
+            if seen == self.skip:
                 self.start = time.perf_counter()
-        if seen == self.steps + 1:
+        if seen == self.steps + self.skip:
             per_step = (time.perf_counter() - self.start) / self.steps
+            after = f"{per_step:.3g} s per step after the first {self.skip}"
             if self.total_steps <= 0:  # streamed data of unknown length
-                self.log(f"{self.label}: {per_step:.3g} s per step after the first.")
+                self.log(f"{self.label}: {after}.")
                 return
             remaining = per_step * max(0, self.total_steps - seen)
-            self.log(f"{self.label}: {per_step:.3g} s per step after the first; {self.total_steps} steps in all, "
-                     f"about {format_duration(remaining)} to go.")
+            self.log(f"{self.label}: {after}; {self.total_steps} steps in all, about {format_duration(remaining)} to go.")
 
 
 def format_duration(seconds):

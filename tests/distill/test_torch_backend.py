@@ -57,7 +57,8 @@ histories = {}
 for xla in (False, True):
     keras.utils.set_random_seed(0)
     distiller = tas_keras.Distiller(tiny("cnn"), tiny("vit"), method="tas", xla=xla)
-    distiller.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    # the runs' schedule (with warm-up), read inside the compiled update
+    distiller.compile(optimizer=keras.optimizers.AdamW(tas_keras.schedules.warmup_cosine(1e-3, 4, warmup_steps=2)))
     histories[xla] = distiller.fit(x, y, batch_size=4, epochs=2, verbose=0).history
     histories[xla]["val"] = [distiller.evaluate(x, y, verbose=0, return_dict=True)["loss"]]
 keras.mixed_precision.set_global_policy("mixed_bfloat16")

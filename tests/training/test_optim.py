@@ -38,6 +38,21 @@ def test_keras_cosine_decay_gives_the_hand_written_schedule(warmup_epochs):
     assert lr[-1] == pytest.approx(0.1, abs=1e-6)
 
 
+@pytest.mark.parametrize("warmup_steps", [0, 10])
+def test_the_schedule_without_cond_is_keras_cosine_decay(warmup_steps):
+    """Its values are Keras' CosineDecay's at every step (warm-up, decay, past the end); its config too."""
+    from tas_keras.schedules import CosineDecayWithoutCond
+
+    args = dict(initial_learning_rate=0.0 if warmup_steps else 1.0, decay_steps=40, alpha=0.1,
+                warmup_target=1.0 if warmup_steps else None, warmup_steps=warmup_steps)
+    ours, keras_own = CosineDecayWithoutCond(**args), keras.optimizers.schedules.CosineDecay(**args)
+    steps = range(0, 60)
+    np.testing.assert_allclose([float(ours(s)) for s in steps], [float(keras_own(s)) for s in steps], rtol=1e-6, atol=1e-7)
+    assert ours.get_config() == keras_own.get_config()
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ours))
+    assert type(restored) is CosineDecayWithoutCond and float(restored(15)) == float(ours(15))
+
+
 def test_the_legacy_schedule_loads_as_keras_cosine_decay():
     from tas_keras.schedules import WarmupCosine
 
