@@ -45,7 +45,7 @@ def warmup_cosine(peak, total_steps, warmup_steps=0, floor=0.0):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class WarmupCosine(CosineDecayWithoutCond):
     """The schedule of files saved before tas_keras used CosineDecay directly: loads them with the
-    same arguments (peak, total_steps, warmup_steps, floor), computed by Keras' CosineDecay."""
+    same arguments (peak, total_steps, warmup_steps, floor), computed as warmup_cosine computes them."""
 
     def __init__(self, peak, total_steps, warmup_steps=0, floor=0.0):
         self.legacy_args = {"peak": float(peak), "total_steps": int(total_steps), "warmup_steps": int(warmup_steps), "floor": float(floor)}
