@@ -311,8 +311,9 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
         calibrated(distiller)
         probe = TraceProbe(distiller)
         compile_s, median, _ = time_fit_steps(distiller, x_host, y_host, steps, epochs, callbacks=[probe, *callbacks], verbose=verbose)
-        eager = keras.backend.backend() == "torch"  # traces not counted: an eager step runs the Python step every time, torch.compile guards its own
-        record(name, compile_s, median, {"traces": None if eager else distiller.trace_count - probe.after_first, **(extra or {})})
+        # torch: not counted (an eager step runs the Python step every time; torch.compile keeps its own guards)
+        counted = keras.backend.backend() != "torch"
+        record(name, compile_s, median, {"traces": distiller.trace_count - probe.after_first if counted else None, **(extra or {})})
 
     with replica_scope(replicas):
         distiller = build_distiller(config, method, size, xla, steps_per_execution)

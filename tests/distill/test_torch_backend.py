@@ -1,6 +1,7 @@
 """The same fit runs on the PyTorch backend (in a subprocess: the backend is fixed per process)."""
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -8,6 +9,22 @@ import sys
 import pytest
 
 import tas_keras
+
+needs_torch = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None and not os.environ.get("CI"),
+    reason="PyTorch is not installed (CI installs it)",
+)
+
+
+def report_on_torch(script):
+    """Runs `script` on the torch backend in a subprocess from the repository root; returns the JSON it
+    printed after "REPORT"."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=root)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900, env=env, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+
 
 SCRIPT = """
 import json, numpy as np, keras, tas_keras
@@ -27,18 +44,9 @@ print("REPORT" + json.dumps(report))
 """
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("torch") is None and not os.environ.get("CI"),
-    reason="PyTorch is not installed (CI installs it)",
-)
+@needs_torch
 def test_every_method_fits_on_the_torch_backend():
-    import json
-
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=root)
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=900, env=env, cwd=root)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    report = report_on_torch(SCRIPT)
     assert sorted(report) == tas_keras.list_methods() and {"dkd", "dist", "rsd", "tas", "tas_branch"} <= set(report)
     for method, result in report.items():
         assert result["teacher_frozen"], method
@@ -75,21 +83,12 @@ print("REPORT" + json.dumps({"eager": histories[False], "compiled": histories[Tr
 """
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("torch") is None and not os.environ.get("CI"),
-    reason="PyTorch is not installed (CI installs it)",
-)
+@needs_torch
 def test_the_compiled_torch_step_trains_as_the_eager_one():
     """xla=True on torch: the forward (with its backward) and the optimizer's update run through torch.compile,
     each compiled once (a recompile would raise), and the losses follow the eager step's. "auto" compiles on
     a CPU only in bfloat16 (README, Speed); "elementwise" is torch.compile too."""
-    import json
-
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=root)
-    proc = subprocess.run([sys.executable, "-c", COMPILED_SCRIPT], capture_output=True, text=True, timeout=900, env=env, cwd=root)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    report = report_on_torch(COMPILED_SCRIPT)
     assert report["graphs"] >= 2  # the forward and the update were compiled
     resolved = report["resolved"]
     assert resolved["bf16"] is True and resolved["fp32"] is resolved["gpu"] and resolved["elementwise"] is True
