@@ -1,11 +1,17 @@
-"""The quickest way for a test to run a step or two on the current backend, or a JAX subprocess."""
+"""The quickest way for a test to run a step or two on the current backend, or a (JAX) subprocess."""
 
+import json
 import os
+import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
 
 from .xla_flags import with_quick_codegen
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # Eagerly on TensorFlow: tracing a tiny distillation step costs more than a few eager steps (30 s
 # against 8 s for two tas_branch steps on the 2-core CI machine). Compiled on JAX, whose eager mode
@@ -21,6 +27,14 @@ def jax_subprocess_env(devices=1, **extra):
     if devices > 1:
         flags += f" --xla_force_host_platform_device_count={devices}"
     return {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": flags.strip(), **extra}
+
+
+def subprocess_report(args, env=None, timeout=600):
+    """Runs `python *args` from the repository root in a fresh process (where the point is a backend, forced
+    devices or a load with nothing else imported) and returns the JSON it printed after "REPORT"."""
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
 
 
 def computed(fn):

@@ -9,7 +9,8 @@ the step compiled whole (Keras' jit_compile) compiled each part twice, since the
 gradients are None (README, Speed, "Keras' torch backend, compiled").
 """
 
-import functools
+import inspect
+import warnings
 import weakref
 
 import torch
@@ -30,19 +31,31 @@ def _update(distiller, grads, variables):
         distiller.optimizer.apply(grads, variables)
 
 
-@functools.cache
-def _compiled(fn):
-    """torch.compile(fn), made once. The distiller is an argument, not captured: torch.compile keeps
-    one cache per function, whose entries are guarded by what the call reads from its arguments, so
-    each distiller a process trains adds its entry. Past torch._dynamo.config.recompile_limit (8)
-    distillers in one process, PyTorch warns and runs the later ones eagerly."""
-    return torch.compile(fn)
+_REGIONS = weakref.WeakKeyDictionary()  # distiller -> {fn: torch.compile(fn), its own region}
+# PyTorch keeps one cache per function, capped at torch._dynamo.config.recompile_limit (8) entries; each
+# distiller adds one (its guards read the distiller's weights). Where torch.compile can isolate a region's
+# recompiles (PyTorch 2.13), each distiller gets its own, so a process may train any number of them compiled;
+# before it, the ninth distiller of a process runs eagerly (PyTorch warns).
+_ISOLATE = {"isolate_recompiles": True} if "isolate_recompiles" in inspect.signature(torch.compile).parameters else {}
+
+
+def _compiled(distiller, fn):
+    """torch.compile(fn) for this distiller, made once. The distiller is an argument, not captured, so that
+    the region holds no reference to it: it is freed when dropped, and its regions with it (tested)."""
+    regions = _REGIONS.setdefault(distiller, {})
+    if fn not in regions:
+        regions[fn] = torch.compile(fn, **_ISOLATE)
+    return regions[fn]
 
 
 def _run(fn, distiller, *args, eager=False):
     """fn(distiller, *args), compiled when the distiller asks for it (eager under run_eagerly, for debugging)."""
     if distiller.xla and not distiller.run_eagerly and not eager:
-        return _compiled(fn)(distiller, *args)
+        with warnings.catch_warnings():
+            # Compiling Keras' dtype promotion, PyTorch warns (with a stack) that it traces through the
+            # functools.lru_cache there; the cached functions are pure, so the warning says nothing to a user.
+            warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`", category=UserWarning)
+            return _compiled(distiller, fn)(distiller, *args)
     return fn(distiller, *args)
 
 

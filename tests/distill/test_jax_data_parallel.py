@@ -3,15 +3,11 @@ the device count and the backend are fixed per process)."""
 
 import importlib.util
 import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
-from ..quick import jax_subprocess_env
+from ..quick import ROOT, jax_subprocess_env, subprocess_report
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = """
 import json, numpy as np, keras, tas_keras
 from tests.distill.pairs import tiny, tiny_data
@@ -49,14 +45,10 @@ print("REPORT" + json.dumps({
 def test_two_jax_devices_give_the_one_device_step(method, options):
     """One SGD step on 1 device, then under DataParallel over 2 (the variables then live on both):
     the same losses (InfoNCE negatives are the whole batch on both) and the same updated weights."""
-    import json
-
     # JAX_PLATFORMS=cpu: the two devices are forced host devices also on a machine with a GPU.
     env = jax_subprocess_env(devices=2, PYTHONPATH=str(ROOT))
     code = f"METHOD, OPTIONS = {method!r}, {options}\n" + SCRIPT
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    report = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))[len("REPORT"):])
+    report = subprocess_report(["-c", code], env=env)
     assert report["devices"] == [1, 2], report
     assert report["max_update"] > 1e-3
     assert report["max_loss_diff"] < 1e-5, report

@@ -1,17 +1,12 @@
 """Every model saves to .keras and loads in a fresh process with only `import tas_keras`."""
 
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 
 import tas_keras
 
-from ..quick import EAGER_IS_QUICKER
+from ..quick import EAGER_IS_QUICKER, subprocess_report
 
 pytestmark = pytest.mark.core
 
@@ -92,13 +87,7 @@ def save_and_reload(names, tmp_path_factory):
         np.save(folder / f"{name}.npy", keras.ops.convert_to_numpy(model(x)))
         expected[name] = {"class": type(model).__name__, "stages": [i["channels"] for i in tas_keras.feature_info(model)],
                           "batch_norm": batch_norm, "stats_moved": any(moved)}
-    proc = subprocess.run(
-        [sys.executable, "-c", LOADER, str(folder), *names],
-        capture_output=True, text=True, env=dict(os.environ), timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT"))
-    return expected, json.loads(line[len("REPORT"):])
+    return expected, subprocess_report(["-c", LOADER, str(folder), *names])
 
 
 @pytest.mark.parametrize("name", BY_SIZE)
