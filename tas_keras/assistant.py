@@ -10,7 +10,19 @@ import keras
 from keras import layers, ops
 
 from tas_keras.errors import InputError
-from tas_keras.layers import DepthwiseConv2D, Mlp, MultiHeadSelfAttention, TokensToMap, dense, depthwise_conv, heads_for, partition, trunc_normal, unpartition
+from tas_keras.layers import (
+    DepthwiseConv2D,
+    Mlp,
+    MultiHeadSelfAttention,
+    TokensToMap,
+    dense,
+    depthwise_conv,
+    heads_for,
+    pad_spatial,
+    partition,
+    trunc_normal,
+    unpartition,
+)
 from tas_keras.serialization import PACKAGE
 
 MODULES = ("conv", "attn", "mlp")
@@ -73,7 +85,7 @@ class HybridBlock(layers.Layer):
         w = self.window
         hp, wp = -(-height // w) * w, -(-width // w) * w
         if (hp, wp) != (height, width):
-            x = ops.pad(x, [[0, 0], [0, hp - height], [0, wp - width], [0, 0]])
+            x = pad_spatial(x, 0, hp - height, 0, wp - width)
         x = unpartition(attention(partition(x, w)), w, hp, wp)
         return x[:, :height, :width, :]
 

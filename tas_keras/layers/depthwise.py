@@ -19,6 +19,7 @@ import keras
 from keras import layers, ops
 
 from tas_keras.errors import InputError
+from tas_keras.layers.padding import pad_spatial
 from tas_keras.serialization import PACKAGE
 
 IMPLEMENTATIONS = ("auto", "conv", "shifted")
@@ -74,7 +75,7 @@ def depthwise_conv(x, kernel, strides=1, padding="same"):
     (out_h, pad_h), (out_w, pad_w) = (_output_and_padding(n, k, s, padding)
                                       for n, k, s in ((height, kernel.shape[0], stride_h), (width, kernel.shape[1], stride_w)))
     if any(pad_h) or any(pad_w):
-        x = ops.pad(x, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
+        x = pad_spatial(x, *pad_h, *pad_w)
     dtype = keras.backend.standardize_dtype(x.dtype)
     accumulate = "float32" if dtype in ("float16", "bfloat16") else dtype
     x, taps = ops.cast(x, accumulate), ops.cast(kernel[..., 0], accumulate)

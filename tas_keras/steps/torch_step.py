@@ -7,12 +7,18 @@ update is compiled apart (eager, Keras' update took ~3x as long: Python around P
 kernels). Two functions, not the whole step: torch.compile breaks its graph at backward() anyway, and
 the step compiled whole (Keras' jit_compile) compiled each part twice, since the first step's
 gradients are None (README, Speed, "Keras' torch backend, compiled").
+
+The forward assigns no variable: what it would write (BatchNorm statistics, CRD's memory, DKD's step
+count) it returns, and the step writes it after backward(). Compiled, PyTorch (2.13) writes such an
+assignment into the variable in place, and the backward, recomputing from the variable, reads the new
+value: DKD's ramp and CRD's negatives took the next step's values (tested).
 """
 
 import inspect
 import warnings
 import weakref
 
+import keras
 import torch
 
 from tas_keras.steps.common import eval_metrics, group_losses, step_inputs, total_loss
@@ -20,10 +26,21 @@ from tas_keras.steps.common import eval_metrics, group_losses, step_inputs, tota
 _UPDATED = weakref.WeakSet()  # optimizers that have applied an update
 
 
-def _forward(distiller, x, y):
-    with torch.no_grad():
-        targets = distiller.teacher_targets(x)
-    return distiller.compute_losses(x, y, targets, 0, training=True)
+def _forward(distiller, x, y, state):
+    """(losses, logits, the state variables' values after the forward), the variables left as they were."""
+    with keras.StatelessScope(state_mapping=[(v, v.value) for v in state]) as scope:
+        with torch.no_grad():
+            targets = distiller.teacher_targets(x)
+        losses, logits = distiller.compute_losses(x, y, targets, 0, training=True)
+    return losses, logits, [scope.get_current_value(v) for v in state]
+
+
+def _assigned_state(distiller):
+    """The variables the forward may assign: the non-trainable ones but the (frozen, inference-mode) teacher's."""
+    if distiller not in _STATE:
+        teacher = {id(v) for v in distiller.teacher.variables}
+        _STATE[distiller] = [v for v in distiller.non_trainable_variables if id(v) not in teacher]
+    return _STATE[distiller]
 
 
 def _update(distiller, grads, variables):
@@ -32,10 +49,11 @@ def _update(distiller, grads, variables):
 
 
 _REGIONS = weakref.WeakKeyDictionary()  # distiller -> {fn: torch.compile(fn), its own region}
+_STATE = weakref.WeakKeyDictionary()  # distiller -> the variables its forward may assign
 # PyTorch keeps one cache per function, capped at torch._dynamo.config.recompile_limit (8) entries; each
 # distiller adds one (its guards read the distiller's weights). Where torch.compile can isolate a region's
-# recompiles (PyTorch 2.13), each distiller gets its own, so a process may train any number of them compiled;
-# before it, the ninth distiller of a process runs eagerly (PyTorch warns).
+# recompiles (PyTorch 2.13 can), each distiller gets its own, so a process may train any number of them
+# compiled; elsewhere the ninth distiller of a process runs eagerly (PyTorch warns).
 _ISOLATE = {"isolate_recompiles": True} if "isolate_recompiles" in inspect.signature(torch.compile).parameters else {}
 
 
@@ -62,9 +80,13 @@ def _run(fn, distiller, *args, eager=False):
 def train_step(distiller, data):
     x, y = step_inputs(distiller, data)
     distiller.zero_grad()
-    losses, logits = _run(_forward, distiller, x, y)
+    state = _assigned_state(distiller)
+    losses, logits, values = _run(_forward, distiller, x, y, state)
     total = total_loss(losses)
     distiller.optimizer.scale_loss(total).backward()
+    for variable, value in zip(state, values):
+        if value is not variable.value:
+            variable.assign(value)
     variables = distiller.trainable_weights
     # The optimizer's first update runs eagerly: it sets Python state (Keras caches which variables take
     # weight decay) that would make the compiled update recompile at the second step.

@@ -103,3 +103,58 @@ def test_the_compiled_torch_step_trains_as_the_eager_one():
     assert sorted(eager) == sorted(compiled)
     for name, values in eager.items():
         assert compiled[name] == pytest.approx(values, rel=1e-4, abs=1e-5), name
+
+
+STATEFUL_SCRIPT = """
+import json, numpy as np, keras, tas_keras
+from tests.distill.pairs import tiny, tiny_data
+x, y = tiny_data()
+report = {}
+for method in ("crd", "dkd"):
+    for xla in (False, True):
+        keras.utils.set_random_seed(0)
+        d = tas_keras.Distiller(tiny("cnn"), tiny("vit"), method=method, xla=xla, **({"warmup_steps": 8} if method == "dkd" else {}))
+        d.compile(optimizer="adam")
+        history = d.fit(x, y, batch_size=4, epochs=2, verbose=0).history
+        state = {v.path: float(np.abs(keras.ops.convert_to_numpy(v)).sum()) for v in d.method.non_trainable_weights}
+        report.setdefault(method, {})[str(xla)] = {"history": history, "state": state, "steps": int(d.optimizer.iterations)}
+print("REPORT" + json.dumps(report))
+"""
+
+
+@needs_torch
+def test_state_the_compiled_step_assigns_follows_the_eager_step():
+    """CRD's memory bank and write position and DKD's warm-up step count are written by the forward that
+    torch.compile compiles: compiled, they end where the eager step leaves them, and the losses agree (with
+    the forward assigning them in place, PyTorch 2.13's compiled backward read the next step's ramp: DKD's
+    loss_dkd was 7-17% off)."""
+    report = report_on_torch(STATEFUL_SCRIPT)
+    assert report["dkd"]["True"]["state"] == {"dkd_method/steps_done": report["dkd"]["True"]["steps"]}
+    for method, runs in report.items():
+        eager, compiled = runs["False"], runs["True"]
+        assert compiled["state"] and compiled["state"] == pytest.approx(eager["state"], rel=1e-4), method
+        for name, values in eager["history"].items():
+            assert compiled["history"][name] == pytest.approx(values, rel=1e-4, abs=1e-5), (method, name)
+
+
+FULLGRAPH_SCRIPT = """
+import json, torch, tas_keras
+from tas_keras.models import registry
+report = {}
+for name in ("resnet_micro", "mobilenetv2_micro", "swin_micro_patch2_window4_32"):
+    model = registry.create_model(name, num_classes=10, image_size=32)
+    forward = torch.compile(lambda x: model(x, training=True), fullgraph=True)  # a graph break raises
+    try:
+        report[name] = list(forward(torch.rand(2, 32, 32, 3)).shape)
+    except Exception as err:
+        report[name] = str(err).splitlines()[0]
+print("REPORT" + json.dumps(report))
+"""
+
+
+@needs_torch
+def test_the_zoo_models_with_padding_and_batchnorm_compile_whole():
+    """ResNet and MobileNetV2 (zero padding, BatchNorm in training) and Swin (padding, its index and mask)
+    trace as one graph: with Keras' ZeroPadding2D and BatchNormalization, or Swin's numpy constants, a
+    compiled step ran in pieces (tools/torch_graph_breaks.py)."""
+    assert report_on_torch(FULLGRAPH_SCRIPT) == {name: [2, 10] for name in ("resnet_micro", "mobilenetv2_micro", "swin_micro_patch2_window4_32")}

@@ -4,7 +4,7 @@ import keras
 from keras import layers
 
 from tas_keras.errors import InputError
-from tas_keras.layers import DepthwiseConv2D
+from tas_keras.layers import BatchNormalization, DepthwiseConv2D, ZeroPadding2D
 from tas_keras.models.backbone import Backbone, check_image_size, check_positive_int, constructor_args
 from tas_keras.serialization import PACKAGE
 
@@ -22,13 +22,13 @@ def make_divisible(value, divisor=8, round_limit=0.9):
 
 def conv_bn(x, filters, kernel, stride, name, act=True, depthwise=False):
     if kernel > 1:
-        x = layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
+        x = ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
     common = dict(strides=stride, use_bias=False, name=f"{name}_conv")
     if depthwise:
         x = DepthwiseConv2D(kernel, depthwise_initializer=keras.initializers.HeNormal(), **common)(x)
     else:
         x = layers.Conv2D(filters, kernel, kernel_initializer=keras.initializers.HeNormal(), **common)(x)
-    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn")(x)
+    x = BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn")(x)
     return layers.ReLU(max_value=6.0, name=f"{name}_relu6")(x) if act else x
 
 

@@ -4,6 +4,7 @@ import keras
 from keras import layers
 
 from tas_keras.errors import InputError
+from tas_keras.layers import BatchNormalization, ZeroPadding2D
 from tas_keras.models.backbone import Backbone, check_image_size, check_lengths, check_positive_int, constructor_args
 from tas_keras.serialization import PACKAGE
 
@@ -13,7 +14,7 @@ BLOCKS = {"basic": 1, "bottleneck": 4}  # block type -> channel expansion
 def conv_bn(x, filters, kernel, stride, name, relu=True, zero_gamma=False):
     """Conv (torch-style symmetric padding, no bias) + BatchNorm (+ ReLU)."""
     if kernel > 1:
-        x = layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
+        x = ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
     x = layers.Conv2D(
         filters,
         kernel,
@@ -22,7 +23,7 @@ def conv_bn(x, filters, kernel, stride, name, relu=True, zero_gamma=False):
         kernel_initializer=keras.initializers.HeNormal(),
         name=f"{name}_conv",
     )(x)
-    x = layers.BatchNormalization(
+    x = BatchNormalization(
         momentum=0.9,
         epsilon=1e-5,
         gamma_initializer="zeros" if zero_gamma else "ones",
@@ -73,7 +74,7 @@ class ResNet(Backbone):
 
         inputs = keras.Input((image_size, image_size, 3), name="images")
         x = conv_bn(inputs, stem_width, 7, 2, "stem")
-        x = layers.ZeroPadding2D(1, name="stem_pool_pad")(x)  # post-ReLU, so zero padding == -inf padding
+        x = ZeroPadding2D(1, name="stem_pool_pad")(x)  # post-ReLU, so zero padding == -inf padding
         x = layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
         stages = []
         for s, (depth, width) in enumerate(zip(depths, widths)):

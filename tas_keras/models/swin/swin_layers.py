@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from tas_keras.layers import TransformerBlock, dense, partition, trunc_normal, unpartition
+from tas_keras.layers import TransformerBlock, dense, pad_spatial, partition, trunc_normal, unpartition
 from tas_keras.serialization import PACKAGE
 
 MASKED = -100.0  # added to logits between tokens from different regions of a shifted window
@@ -51,14 +51,16 @@ class SwinBlock(TransformerBlock):
         self.relative_bias_table = self.add_weight(
             shape=((2 * self.window - 1) ** 2, self.num_heads), initializer=trunc_normal(), name="relative_position_bias_table"
         )
-        self.relative_index = relative_position_index(self.window).reshape(-1)
-        self.mask = shift_mask(*self.padded, self.window, self.shift_size) if self.shift_size else None
+        # backend tensors, made once: numpy arrays would be converted at every call, which torch.compile
+        # cannot trace (it broke each Swin block's graph in three)
+        self.relative_index = ops.convert_to_tensor(relative_position_index(self.window).reshape(-1))
+        self.mask = ops.convert_to_tensor(shift_mask(*self.padded, self.window, self.shift_size)) if self.shift_size else None
 
     def mix_tokens(self, x):
         height, width = x.shape[1], x.shape[2]
         (hp, wp), s, window = self.padded, self.shift_size, self.window
         if (hp, wp) != (height, width):
-            x = ops.pad(x, [[0, 0], [0, hp - height], [0, wp - width], [0, 0]])
+            x = pad_spatial(x, 0, hp - height, 0, wp - width)
         if s:
             x = ops.roll(x, shift=(-s, -s), axis=(1, 2))
         windows = partition(x, window)
@@ -95,7 +97,7 @@ class PatchMerging(layers.Layer):
     def call(self, x):
         h, w, c = x.shape[1], x.shape[2], x.shape[3]
         if h % 2 or w % 2:
-            x = ops.pad(x, [[0, 0], [0, h % 2], [0, w % 2], [0, 0]])
+            x = pad_spatial(x, 0, h % 2, 0, w % 2)
             h, w = h + h % 2, w + w % 2
         x = ops.reshape(x, (-1, h // 2, 2, w // 2, 2, c))
         x = ops.reshape(ops.transpose(x, (0, 1, 3, 4, 2, 5)), (-1, h // 2, w // 2, 4 * c))
