@@ -82,6 +82,9 @@ def parse_args(argv):
     p.add_argument("--steps-per-execution", type=count(1), default=1, help="steps per compiled call (Keras compile()); fewer host round trips")
     p.add_argument("--depthwise", choices=["auto", "conv", "shifted"], default="auto",
                    help="how depthwise convolutions compute (tas_keras.layers.set_depthwise_implementation; auto: shifted on JAX on a CPU)")
+    p.add_argument("--prime-autotuner", action="store_true",
+                   help="run one throwaway depthwise convolution before anything compiles (a GPU lever: "
+                   "tas_keras.experiments.autotune_priming)")
     p.add_argument("--json", help="write the results to this JSON file")
     return p.parse_args(argv)
 
@@ -395,6 +398,10 @@ def _main(argv):
     from tas_keras.training.machine import describe_machine, tensorflow_onednn
 
     set_depthwise_implementation(args.depthwise)
+    if args.prime_autotuner:
+        from tas_keras.experiments.autotune_priming import prime_convolution_autotuner
+
+        prime_convolution_autotuner()
 
     config = load_config(args.pair, args.profile, args.set)
     method = args.method or config.distiller.method
@@ -406,7 +413,7 @@ def _main(argv):
     report = {"pair": config.pair, "profile": args.profile, "method": method, "image_size": size, "batch_size": args.batch_size,
               "steps_per_execution": args.steps_per_execution,
               "backend": keras.backend.backend(), "precision": config.precision, "teacher": config.teacher.name, "student": config.student.name,
-              "depthwise": args.depthwise,
+              "depthwise": args.depthwise, "prime_autotuner": args.prime_autotuner,
               "machine": describe_machine(), "cpu_count": os.cpu_count(), "devices": list_devices(), "runs": []}
     memory = DeviceMemory()
     distiller = None

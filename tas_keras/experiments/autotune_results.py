@@ -9,15 +9,24 @@ again, with `--xla_gpu_load_autotune_results_from=FILE.textproto`. `pin_depthwis
 that every depthwise forward convolution takes the algorithm of one that needs no workspace: loading it
 measures a step with that pick and nothing else changed.
 
-The file is a text-format `AutotuneResults` proto: `results { device: "..." hlo: "<the convolution>"
-result { ... algorithm { algo_id: N ... workspace_size { value: B } } } }` per tuned instruction. This
-module edits it as text (no protobuf schema needed), skipping over quoted strings, whose HLO holds braces.
+The file is a text-format `AutotuneResults` proto in one of two forms. XLA's older autotuning writes
+`results { device: "..." hlo: "<the convolution>" result { ... algorithm { algo_id: N ... workspace_size
+{ value: B } } } }` per tuned instruction. Its newer autotuner (JAX 0.11.2 on the H200, 2026-12-04) writes
+`entries { key { target { device hlo_fingerprint } ... } value { optimal_config { backend: CUDNN
+backend_config { algorithm { ... } } } } }`: the instruction by fingerprint alone, so which entries are
+depthwise convolutions is read from the autotuning log of the same process
+(`--xla_gpu_dump_autotune_logs_to`), whose `instruction_profiles` give each fingerprint's HLO and every
+candidate's time. This module edits both as text (no protobuf schema needed), skipping over quoted
+strings, whose HLO holds braces.
 """
 
 import collections
 import re
 
 _HLO = re.compile(r'\bhlo:\s*"((?:[^"\\]|\\.)*)"')
+_HLO_TEXT = re.compile(r'\bhlo_text:\s*"((?:[^"\\]|\\.)*)"')
+_FINGERPRINT = re.compile(r'\bhlo_fingerprint:\s*"(\w+)"')
+_METADATA_OP_NAME = re.compile(r'op_name=\\"((?:[^"\\]|\\[^"])*)\\"')  # inside a quoted HLO: op_name=\"...\"
 _GROUPS = re.compile(r"feature_group_count=(\d+)")
 _SHAPE = re.compile(r"\b[a-z]+\d*\[[\d,]*\]")
 _ALGO_ID = re.compile(r"\balgo_id:\s*(-?\d+)")
@@ -26,28 +35,59 @@ _WORKSPACE = re.compile(r"\bworkspace_size\s*\{\s*value:\s*(\d+)")
 DepthwiseResult = collections.namedtuple("DepthwiseResult", "shape engine workspace start end")  # start, end: its result block
 
 
-def depthwise_results(text):
+def depthwise_results(text, log=None):
     """[DepthwiseResult] for each depthwise forward convolution (cuDNN, more than one group) in a text-format
-    AutotuneResults: its output shape, the engine and workspace picked, and where its `result { }` block is."""
+    AutotuneResults: its output shape, the engine and workspace picked, and where the block that holds the
+    pick is (`result { }`, or `optimal_config { }` in the newer form, which needs `log`, the text of the
+    same process's autotuning log, to know the instructions: ValueError without it)."""
     found = []
-    for entry in _blocks(text, "results", 0, len(text)):
-        hlo = _HLO.search(text, *entry)
-        if not hlo or "__cudnn$convForward" not in hlo.group(1) or _number(_GROUPS, hlo.group(1), 1) < 2:
+    for entry, hlo, block in _picks(text, log):
+        if "__cudnn$convForward" not in hlo or _number(_GROUPS, hlo, 1) < 2 or block is None:
             continue
-        start, end = next(_inside(text, entry, "result"), (None, None))
-        if start is None:
-            continue
+        start, end = block
         result = text[start:end]
-        shape = _SHAPE.search(hlo.group(1))
-        found.append(DepthwiseResult(shape.group(0) if shape else "?", _number(_ALGO_ID, result), _number(_WORKSPACE, result, 0), start, end))
+        shape = _SHAPE.search(hlo)
+        engine = _number(_ALGO_ID, result, 0 if "algorithm" in result else None)  # proto3 leaves algo_id 0 out
+        found.append(DepthwiseResult(shape.group(0) if shape else "?", engine, _number(_WORKSPACE, result, 0), start, end))
     return found
 
 
-def pin_depthwise(text):
+def _picks(text, log):
+    """(entry block, its instruction's HLO, the block holding its pick) for each tuned instruction, in
+    either form of AutotuneResults."""
+    for entry in _blocks(text, "results", 0, len(text)):
+        hlo = _HLO.search(text, *entry)
+        if hlo:
+            yield entry, hlo.group(1), next(_inside(text, entry, "result"), None)
+    entries = list(_blocks(text, "entries", 0, len(text)))
+    if not entries:
+        return
+    if log is None:
+        raise ValueError("these autotuning results name each instruction by fingerprint alone (XLA's newer autotuner); "
+                         "give the autotuning log of the same process (--xla_gpu_dump_autotune_logs_to) to know them")
+    instructions = logged_instructions(log)
+    for entry in entries:
+        fingerprint = _FINGERPRINT.search(text, *entry)
+        value = next(_inside(text, entry, "value"), None)
+        if fingerprint and fingerprint.group(1) in instructions and value is not None:
+            yield entry, instructions[fingerprint.group(1)], next(_inside(text, value, "optimal_config"), None)
+
+
+def logged_instructions(log):
+    """{hlo fingerprint: HLO text} for each instruction in the newer autotuner's text-format log."""
+    found = {}
+    for profile in _blocks(log, "instruction_profiles", 0, len(log)):
+        fingerprint, hlo = _FINGERPRINT.search(log, *profile), _HLO_TEXT.search(log, *profile)
+        if fingerprint and hlo:
+            found[fingerprint.group(1)] = hlo.group(1)
+    return found
+
+
+def pin_depthwise(text, log=None):
     """(new text, [DepthwiseResult changed]): every depthwise forward convolution that needs a workspace
-    takes the `result` block (the algorithm) of the first one that needs none. Nothing changes when all
-    need none, or none does."""
-    results = depthwise_results(text)
+    takes the block that holds the pick (the algorithm) of the first one that needs none. Nothing changes
+    when all need none, or none does. `log`: as for depthwise_results."""
+    results = depthwise_results(text, log)
     donor = next((r for r in results if r.workspace == 0 and r.engine is not None), None)
     changed = [r for r in results if r.workspace > 0]
     if donor is None or not changed:
@@ -112,10 +152,11 @@ Candidate = collections.namedtuple("Candidate", "engine workspace ms failure")  
 
 def logged_convolutions(text):
     """[(op name, [Candidate])] for each cuDNN convolution in XLA's text-format autotuning log
-    (`--xla_gpu_dump_autotune_logs_to=FILE.textproto`: one `logs { instr { ... } results { ... } ... }`
-    per tuned instruction, every candidate it timed; `instr` packs the instruction itself, as XLA's newer
-    autotuner writes it, or a ConvInstructionLog around it), candidates fastest first, failed ones last."""
-    found = []
+    (`--xla_gpu_dump_autotune_logs_to=FILE.textproto`), candidates fastest first, failed ones last. Two
+    forms: one `logs { instr { ... } results { ... } ... }` per tuned instruction, `instr` packing the
+    instruction itself or a ConvInstructionLog around it; or, as JAX 0.11.2's autotuner writes it,
+    `instruction_profiles { hlo_fingerprint config_profiles { config run_time scratch_bytes } ... hlo_text }`."""
+    found = _profiled_convolutions(text)
     for log in _blocks(text, "logs", 0, len(text)):
         if "__cudnn$conv" not in text[slice(*log)]:
             continue
@@ -129,6 +170,27 @@ def logged_convolutions(text):
                 ms = _number(_SECONDS, run_time.group(1), 0) * 1e3 + _number(_NANOS, run_time.group(1), 0) / 1e6
             workspace, failure = _number(_WORKSPACE, result), _FAILURE_KIND.search(result)
             candidates.append(Candidate(_number(_ALGO_ID, result), workspace if workspace is not None else _number(_SCRATCH, result, 0), ms,
+                                        (failure.group(1) if failure else "UNKNOWN") if failed else None))
+        candidates.sort(key=lambda c: (c.ms is None, c.ms or 0))
+        found.append((op_name.group(1) if op_name else "?", candidates))
+    return found
+
+
+def _profiled_convolutions(text):
+    """logged_convolutions for the `instruction_profiles` form."""
+    found = []
+    for profile in _blocks(text, "instruction_profiles", 0, len(text)):
+        hlo = _HLO_TEXT.search(text, *profile)
+        if not hlo or "__cudnn$conv" not in hlo.group(1):
+            continue
+        op_name = _METADATA_OP_NAME.search(hlo.group(1))
+        candidates = []
+        for block in _inside(text, profile, "config_profiles"):
+            candidate = text[slice(*block)]
+            failure, run_time = _FAILURE_KIND.search(candidate), _RUN_TIME.search(candidate)
+            failed = "failure" in candidate or not run_time
+            ms = None if failed else _number(_SECONDS, run_time.group(1), 0) * 1e3 + _number(_NANOS, run_time.group(1), 0) / 1e6
+            candidates.append(Candidate(_number(_ALGO_ID, candidate, 0), _number(_SCRATCH, candidate, 0), ms,
                                         (failure.group(1) if failure else "UNKNOWN") if failed else None))
         candidates.sort(key=lambda c: (c.ms is None, c.ms or 0))
         found.append((op_name.group(1) if op_name else "?", candidates))

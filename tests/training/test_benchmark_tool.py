@@ -104,7 +104,7 @@ def test_benchmark_times_the_elementwise_xla_step_whose_trace_shows_xla_clusters
 
 def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_step(tmp_path):
     """As on the GPU machines we measure on (JAX, no TensorFlow): --parts and --trace work there, and
-    the same KD step through keras.distillation.Distiller is timed beside ours."""
+    the same KD step through keras.distillation.Distiller is timed beside ours; --prime-autotuner runs there."""
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text('import sys\nsys.modules["tensorflow"] = None  # import tensorflow fails\n')
@@ -115,13 +115,14 @@ def test_benchmark_on_jax_without_tensorflow_times_chosen_parts_and_traces_the_s
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--pair", "convnext_mlp", "--profile", "small", "--method", "kd",
          "--batch-size", "8", "--steps", "2", "--warmup", "0", "--parts", "distill_step", "run_callbacks", "keras_distiller", "--trace", str(tmp_path / "trace"),
-         "--trace-steps", "2", "--steps-per-execution", "2", "--depthwise", "conv", "--json", str(out)],
+         "--trace-steps", "2", "--steps-per-execution", "2", "--depthwise", "conv", "--prime-autotuner", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
         env=jax_subprocess_env(CUDA_VISIBLE_DEVICES="", PYTHONPATH=f"{site}{os.pathsep}{ROOT}", XLA_FLAGS=dump, JAX_ENABLE_COMPILATION_CACHE="false"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     (run,) = report["runs"]
+    assert report["prime_autotuner"] is True  # one depthwise convolution ran before the step compiled (a GPU lever)
     assert report["steps_per_execution"] == 2 and run["depthwise"] == {"teacher": "conv", "training_step": "conv"}  # the flag overrides auto
     assert set(run) >= {"distill_step", "distill_trace"} and not {"teacher_forward", "student_step", "train_on_batch"} & set(run)
     assert run["keras_distiller"]["median_s"] > 0 and "keras_distiller" in proc.stdout  # Keras' own Distiller, same models
@@ -357,3 +358,78 @@ def test_autotune_log_lists_the_candidates_xla_timed_fastest_first(tmp_path, pac
     assert proc.returncode == 0 and proc.stdout.startswith("no cuDNN convolutions matching 'stage9'") and "VLOG" in proc.stdout
     proc = _run(capsys, "autotune_log", tmp_path / "nope.textproto")
     assert proc.returncode == 2 and "nope.textproto" in proc.stderr and "Traceback" not in proc.stderr
+
+
+H200_RUN = ROOT / "docs" / "gpu_runs" / "h200_2026-12-04"
+
+
+def _autotune_dumps(folder, part):
+    """The autotuning log and results (None where not kept) a GPU run kept for `part` (results.json, gzipped
+    and base64-encoded)."""
+    import base64
+    import gzip
+
+    results = json.loads((folder / "results.json").read_text())
+    return [gzip.decompress(base64.b64decode(results[key]["gzip_base64"])).decode() if key in results else None
+            for key in (f"autotune_logs_{part}", f"autotune_results_{part}")]
+
+
+def test_the_h200_autotuning_logs_show_the_first_convolution_tuned_timed_far_off_where_the_slow_pick_came_from():
+    """JAX 0.11.2's autotuner, two processes of the same KD step (2026-12-04): the stage-3 depthwise convolution,
+    the first each tuned, has candidates timed far off, different ones in each; in one of them its no-workspace
+    engine 5 (0.09 ms in the other, which picked it and ran a step in 22.8 ms; 418 ms here, so the 148 MiB
+    engine 22 won: 30.5 ms). The convolutions tuned later timed alike in both."""
+    from tas_keras.experiments.autotune_results import logged_convolutions
+
+    def depthwise(folder):
+        log, _ = _autotune_dumps(H200_RUN / folder, "kd_eager_modules")
+        return {name.split("/")[-3]: candidates for name, candidates in logged_convolutions(log) if "/dwconv/" in name}
+
+    fast, slow = depthwise("eager_modules_a"), depthwise("eager_modules_b")
+    assert set(fast) == set(slow) == {"stage1_block1", "stage2_block1", "stage3_block1", "stage4_block1"}
+    engine = lambda candidates, n: [c for c in candidates if c.engine == n]  # noqa: E731
+    (fast5,), (slow5,), (fast22,), (slow22,) = (engine(fast["stage3_block1"], 5), engine(slow["stage3_block1"], 5),
+                                                engine(fast["stage3_block1"], 22), engine(slow["stage3_block1"], 22))
+    assert fast5.ms < 0.1 < fast22.ms < 1 < 400 < slow5.ms and abs(fast22.ms / slow22.ms - 1) < 0.05
+    assert fast["stage3_block1"][0] == fast5 and slow["stage3_block1"][0] == slow22  # the fastest alone: the pick
+    assert slow22.workspace == 154742800 and fast5.workspace == 0
+    assert all(sum(c.ms > 40 for c in candidates["stage3_block1"]) >= 2 for candidates in (fast, slow))  # far off in both
+    for stage in ("stage1_block1", "stage2_block1", "stage4_block1"):  # tuned later: alike, candidate by candidate
+        assert len(fast[stage]) == len(slow[stage]) == 15
+        assert all(abs(a.ms / b.ms - 1) < 0.1 for a, b in zip(fast[stage], slow[stage]))
+        assert fast[stage][0].engine == slow[stage][0].engine == 5
+
+
+def test_pin_depthwise_algorithm_reads_the_newer_autotuners_results_with_its_log(tmp_path, capsys):
+    """JAX 0.11.2's results name instructions by fingerprint: with the log, the slow process's stage-3 pick is
+    replaced by exactly the pick the fast process made, and every other entry is kept."""
+    from tas_keras.experiments.autotune_results import depthwise_results
+
+    log, tuned = _autotune_dumps(H200_RUN / "eager_modules_b", "kd_eager_modules")
+    fast_log, fast_tuned = _autotune_dumps(H200_RUN / "eager_modules_a", "kd_eager_modules")
+    (tmp_path / "tuned.textproto").write_text(tuned)
+    (tmp_path / "log.textproto").write_text(log)
+    proc = _run(capsys, "pin_depthwise_algorithm", tmp_path / "tuned.textproto", tmp_path / "pinned.textproto", "--log", tmp_path / "log.textproto")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "engine 22, workspace 147.6 MiB" in proc.stdout and "pinned 1" in proc.stdout and "bf16[128,14,14,384]" in proc.stdout
+    pinned = (tmp_path / "pinned.textproto").read_text()
+    assert [(r.shape, r.engine, r.workspace) for r in depthwise_results(pinned, log)] == [
+        ("bf16[128,14,14,384]", 5, 0), ("bf16[128,56,56,96]", 5, 0), ("bf16[128,28,28,192]", 5, 0), ("bf16[128,7,7,768]", 5, 0)]
+    stage3 = lambda text, log: next(text[r.start:r.end] for r in depthwise_results(text, log) if r.shape == "bf16[128,14,14,384]")  # noqa: E731
+    assert stage3(pinned, log) == stage3(fast_tuned, fast_log)
+    assert pinned.count("entries {") == tuned.count("entries {") == 247 and pinned.count("hlo_fingerprint") == 247
+    # without the log: a one-line error that asks for it
+    proc = _run(capsys, "pin_depthwise_algorithm", tmp_path / "tuned.textproto", tmp_path / "again.textproto")
+    assert proc.returncode == 2 and "--log FILE" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "again.textproto").exists()
+
+
+def test_autotune_log_lists_the_h200_runs_candidates(capsys, tmp_path):
+    log, _ = _autotune_dumps(H200_RUN, "kd")
+    (tmp_path / "log.textproto").write_text(log)
+    proc = _run(capsys, "autotune_log", tmp_path / "log.textproto", "--match", "stage3_block1/dwconv", "--top", "20")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "jit(<lambda>)/convnext_tiny/stage3_block1/dwconv/conv_general_dilated"  # the teacher's forward, tuned first
+    assert lines[1].split()[:4] == ["engine", "22", "0.944", "ms"] and lines[1].endswith("147.6 MiB")
+    assert any(line.split()[:4] == ["engine", "5", "53.535", "ms"] for line in lines)
