@@ -83,8 +83,8 @@ def parse_args(argv):
     p.add_argument("--depthwise", choices=["auto", "conv", "shifted"], default="auto",
                    help="how depthwise convolutions compute (tas_keras.layers.set_depthwise_implementation; auto: shifted on JAX on a CPU)")
     p.add_argument("--prime-autotuner", action="store_true",
-                   help="run one throwaway depthwise convolution before anything compiles (a GPU lever: "
-                   "tas_keras.experiments.autotune_priming)")
+                   help="once the models are built, wait for their initialization and run one throwaway depthwise "
+                   "convolution, before anything else compiles (a GPU lever: tas_keras.experiments.autotune_priming)")
     p.add_argument("--json", help="write the results to this JSON file")
     return p.parse_args(argv)
 
@@ -274,7 +274,7 @@ def keras_distiller(config, size, xla):
 
 
 def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, parts=DEFAULT_PARTS, trace=None, trace_steps=3, epochs=3,
-            steps_per_execution=1):
+            steps_per_execution=1, prime_autotuner=False):
     import keras
     import numpy as np
 
@@ -320,6 +320,10 @@ def measure(config, method, size, batch, xla, steps, warmup, replicas, memory, p
 
     with replica_scope(replicas):
         distiller = build_distiller(config, method, size, xla, steps_per_execution)
+        if prime_autotuner:
+            from tas_keras.experiments.autotune_priming import prime_convolution_autotuner
+
+            prime_convolution_autotuner(distiller.variables)
         if replicas == 1 and "teacher_forward" in parts:
             x = distiller.model_inputs(keras.ops.convert_to_tensor(x_host))
             # logits cast to float32 inside the compiled function: TensorFlow cannot hand bfloat16 to numpy
@@ -398,10 +402,6 @@ def _main(argv):
     from tas_keras.training.machine import describe_machine, tensorflow_onednn
 
     set_depthwise_implementation(args.depthwise)
-    if args.prime_autotuner:
-        from tas_keras.experiments.autotune_priming import prime_convolution_autotuner
-
-        prime_convolution_autotuner()
 
     config = load_config(args.pair, args.profile, args.set)
     method = args.method or config.distiller.method
@@ -420,7 +420,8 @@ def _main(argv):
     for replicas in args.replicas:
         for xla in modes:
             result, distiller = measure(config, method, size, args.batch_size, xla, args.steps, args.warmup, replicas, memory,
-                                        args.parts, args.trace, args.trace_steps, steps_per_execution=args.steps_per_execution)
+                                        args.parts, args.trace, args.trace_steps, steps_per_execution=args.steps_per_execution,
+                                        prime_autotuner=args.prime_autotuner)
             with compiled_by_xla() if xla is True else contextlib.nullcontext():  # as the step's teacher function traces
                 teacher_depthwise = depthwise_implementation()
             result["depthwise"] = {"teacher": teacher_depthwise, "training_step": depthwise_implementation()}

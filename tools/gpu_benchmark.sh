@@ -15,9 +15,10 @@
 #                 convolution it tuned (stage 3, depthwise) far off, in two of three its no-workspace engine
 #                 (0.09 ms in one, 53.5 and 418 ms in the others), and the 148 MiB engine it then picked costs
 #                 ~7.7 ms a step
-#   kd_primed / kd_primed_again   the KD step after one throwaway depthwise convolution, in two processes
-#                 (tools/benchmark.py --prime-autotuner): if the disturbance falls on the first convolution a
-#                 process tunes, it falls on this one
+#   kd_primed / kd_primed_again   the KD step, in two processes, after waiting for the models' initialization
+#                 (queued device work, one suspect) and tuning one throwaway depthwise convolution (tools/
+#                 benchmark.py --prime-autotuner): if the disturbance falls on the first convolution a process
+#                 tunes, it falls on this one
 #   kd_torch      the KD step on Keras' torch backend, eager and through torch.compile (--xla off on): never
 #                 measured on a GPU, and a candidate for the target (on a CPU it ties torch.compile), so it
 #                 runs before the parts below, which earlier GPU runs measured
