@@ -387,7 +387,10 @@ def test_the_h200_autotuning_logs_show_the_first_convolution_tuned_timed_far_off
 
     fast, slow = depthwise("eager_modules_a"), depthwise("eager_modules_b")
     assert set(fast) == set(slow) == {"stage1_block1", "stage2_block1", "stage3_block1", "stage4_block1"}
-    engine = lambda candidates, n: [c for c in candidates if c.engine == n]  # noqa: E731
+
+    def engine(candidates, n):
+        return [c for c in candidates if c.engine == n]
+
     (fast5,), (slow5,), (fast22,), (slow22,) = (engine(fast["stage3_block1"], 5), engine(slow["stage3_block1"], 5),
                                                 engine(fast["stage3_block1"], 22), engine(slow["stage3_block1"], 22))
     assert fast5.ms < 0.1 < fast22.ms < 1 < 400 < slow5.ms and abs(fast22.ms / slow22.ms - 1) < 0.05
@@ -415,8 +418,11 @@ def test_pin_depthwise_algorithm_reads_the_newer_autotuners_results_with_its_log
     pinned = (tmp_path / "pinned.textproto").read_text()
     assert [(r.shape, r.engine, r.workspace) for r in depthwise_results(pinned, log)] == [
         ("bf16[128,14,14,384]", 5, 0), ("bf16[128,56,56,96]", 5, 0), ("bf16[128,28,28,192]", 5, 0), ("bf16[128,7,7,768]", 5, 0)]
-    stage3 = lambda text, log: next(text[r.start:r.end] for r in depthwise_results(text, log) if r.shape == "bf16[128,14,14,384]")  # noqa: E731
-    assert stage3(pinned, log) == stage3(fast_tuned, fast_log)
+
+    def stage3_pick(text, log):
+        return next(text[r.start:r.end] for r in depthwise_results(text, log) if r.shape == "bf16[128,14,14,384]")
+
+    assert stage3_pick(pinned, log) == stage3_pick(fast_tuned, fast_log)
     assert pinned.count("entries {") == tuned.count("entries {") == 247 and pinned.count("hlo_fingerprint") == 247
     # without the log: a one-line error that asks for it
     proc = _run(capsys, "pin_depthwise_algorithm", tmp_path / "tuned.textproto", tmp_path / "again.textproto")
