@@ -43,7 +43,8 @@
 # sys.stdout.buffer.write(gzip.decompress(base64.b64decode(json.load(open('results.json'))['autotune_logs_kd']['gzip_base64'])))";
 # every part's log likewise as "autotune_logs_NAME", and its picks as "autotune_results_NAME");
 # last, the KD step's top kernels with their layers and its device time by kind
-# beside torch.compile's kernels (trace_summary.py --compare), and the tas step's beside the KD step's.
+# beside torch.compile's kernels (trace_summary.py --compare), the candidates kd_primed's and kd_primed_again's
+# autotuners timed twofold or more apart (autotune_log.py --against), and the tas step's beside the KD step's.
 #   bash tools/gpu_benchmark.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -166,6 +167,10 @@ if [[ -f "$OUT/kd.xplane.pb.gz" && -f "$WORK/timm_compile.json" ]]; then  # wher
     hlo=()
     [[ -f "$OUT/kd.hlo.txt.gz" ]] && hlo=(--hlo "$OUT/kd.hlo.txt.gz")
     $PYTHON tools/trace_summary.py "$OUT/kd.xplane.pb.gz" --steps 3 --top 15 ${hlo[@]+"${hlo[@]}"} --compare "$WORK/timm_compile.json" 2>&1 | quiet
+fi
+if [[ -f $WORK/autotune_logs_kd_primed.textproto && -f $WORK/autotune_logs_kd_primed_again.textproto ]]; then
+    echo "== kd_primed against kd_primed_again: candidates timed twofold or more apart"
+    $PYTHON tools/autotune_log.py "$WORK/autotune_logs_kd_primed.textproto" --against "$WORK/autotune_logs_kd_primed_again.textproto" 2>&1 | quiet
 fi
 if [[ -f "$OUT/tas.xplane.pb.gz" && -f "$OUT/kd.xplane.pb.gz" ]]; then  # what the tas step adds to the KD step, by kind
     echo "== tas, by kind beside kd"

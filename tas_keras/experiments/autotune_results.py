@@ -147,7 +147,8 @@ _NANOS = re.compile(r"\bnanos:\s*(\d+)")
 _FAILURE_KIND = re.compile(r"\bfailure\s*\{[^}]*?\bkind:\s*(\w+)")
 _SCRATCH = re.compile(r"\bscratch_bytes:\s*(\d+)")
 
-Candidate = collections.namedtuple("Candidate", "engine workspace ms failure")  # ms None for a failed one
+# ms None for a failed one; config: its settings (engine, knobs) as one line, the same candidate in another log
+Candidate = collections.namedtuple("Candidate", "engine workspace ms failure config")
 
 
 def logged_convolutions(text):
@@ -170,7 +171,8 @@ def logged_convolutions(text):
                 ms = _number(_SECONDS, run_time.group(1), 0) * 1e3 + _number(_NANOS, run_time.group(1), 0) / 1e6
             workspace, failure = _number(_WORKSPACE, result), _FAILURE_KIND.search(result)
             candidates.append(Candidate(_number(_ALGO_ID, result), workspace if workspace is not None else _number(_SCRATCH, result, 0), ms,
-                                        (failure.group(1) if failure else "UNKNOWN") if failed else None))
+                                        (failure.group(1) if failure else "UNKNOWN") if failed else None,
+                                        _one_line(text, next(_inside(text, result_block, "algorithm"), None))))
         candidates.sort(key=lambda c: (c.ms is None, c.ms or 0))
         found.append((op_name.group(1) if op_name else "?", candidates))
     return found
@@ -191,10 +193,30 @@ def _profiled_convolutions(text):
             failed = "failure" in candidate or not run_time
             ms = None if failed else _number(_SECONDS, run_time.group(1), 0) * 1e3 + _number(_NANOS, run_time.group(1), 0) / 1e6
             candidates.append(Candidate(_number(_ALGO_ID, candidate, 0), _number(_SCRATCH, candidate, 0), ms,
-                                        (failure.group(1) if failure else "UNKNOWN") if failed else None))
+                                        (failure.group(1) if failure else "UNKNOWN") if failed else None,
+                                        _one_line(text, next(_inside(text, block, "config"), None))))
         candidates.sort(key=lambda c: (c.ms is None, c.ms or 0))
         found.append((op_name.group(1) if op_name else "?", candidates))
     return found
+
+
+def timed_apart(log, other, factor=2.0):
+    """[(op name, Candidate here, Candidate there)] for each candidate of a cuDNN convolution that two
+    autotuning logs (two processes, the same step) both timed, `factor` or more apart: what made one
+    process pick differently from the other."""
+    there = {name: {c.config: c for c in candidates} for name, candidates in logged_convolutions(other)}
+    found = []
+    for name, candidates in logged_convolutions(log):
+        for c in candidates:
+            d = there.get(name, {}).get(c.config)
+            if d is not None and c.ms and d.ms and max(c.ms, d.ms) >= factor * min(c.ms, d.ms):
+                found.append((name, c, d))
+    return found
+
+
+def _one_line(text, block):
+    """A block's text with its whitespace collapsed ("" for none)."""
+    return " ".join(text[slice(*block)].split()) if block else ""
 
 
 def _number(pattern, text, default=None):

@@ -439,3 +439,23 @@ def test_autotune_log_lists_the_h200_runs_candidates(capsys, tmp_path):
     assert lines[0] == "jit(<lambda>)/convnext_tiny/stage3_block1/dwconv/conv_general_dilated"  # the teacher's forward, tuned first
     assert lines[1].split()[:4] == ["engine", "22", "0.944", "ms"] and lines[1].endswith("147.6 MiB")
     assert any(line.split()[:4] == ["engine", "5", "53.535", "ms"] for line in lines)
+
+
+def test_autotune_log_against_another_process_lists_the_candidates_timed_apart(tmp_path, capsys):
+    """The two processes of 2026-12-04 (22.8 and 30.5 ms a step): of every candidate of every convolution both
+    timed, only four of the stage-3 depthwise convolution's differ twofold or more, engine 5 among them."""
+    for folder in ("eager_modules_a", "eager_modules_b"):
+        log, _ = _autotune_dumps(H200_RUN / folder, "kd_eager_modules")
+        (tmp_path / f"{folder}.textproto").write_text(log)
+    proc = _run(capsys, "autotune_log", tmp_path / "eager_modules_a.textproto", "--against", tmp_path / "eager_modules_b.textproto")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("4 candidate(s) timed 2x or more apart")
+    assert {line.strip() for line in lines[1::2]} == {"jit(train_step)/jvp(convnext_tiny_features)/stage3_block1/dwconv/conv_general_dilated"}
+    assert sorted(int(line.split()[1]) for line in lines[2::2]) == [5, 27, 28, 45]
+    engine5 = next(line.split() for line in lines[2::2] if line.split()[1] == "5")
+    assert float(engine5[2]) < 0.1 and float(engine5[4]) > 400
+    proc = _run(capsys, "autotune_log", tmp_path / "eager_modules_a.textproto", "--against", tmp_path / "nope.textproto")
+    assert proc.returncode == 2 and "nope.textproto" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _run(capsys, "autotune_log", tmp_path / "eager_modules_a.textproto", "--against", tmp_path / "eager_modules_b.textproto", "--factor", "1")
+    assert proc.returncode == 2 and "--factor" in proc.stderr and "Traceback" not in proc.stderr
