@@ -165,14 +165,10 @@ def logged_convolutions(text):
         candidates = []
         for result_block in _inside(text, log, "results"):
             result = text[slice(*result_block)]
-            failed, run_time = "failure" in result, _RUN_TIME.search(result)
-            ms = None
-            if run_time and not failed:
-                ms = _number(_SECONDS, run_time.group(1), 0) * 1e3 + _number(_NANOS, run_time.group(1), 0) / 1e6
-            workspace, failure = _number(_WORKSPACE, result), _FAILURE_KIND.search(result)
+            ms, failure = _timing(result)
+            workspace = _number(_WORKSPACE, result)
             candidates.append(Candidate(_number(_ALGO_ID, result), workspace if workspace is not None else _number(_SCRATCH, result, 0), ms,
-                                        (failure.group(1) if failure else "UNKNOWN") if failed else None,
-                                        _one_line(text, next(_inside(text, result_block, "algorithm"), None))))
+                                        failure, _one_line(text, next(_inside(text, result_block, "algorithm"), None))))
         candidates.sort(key=lambda c: (c.ms is None, c.ms or 0))
         found.append((op_name.group(1) if op_name else "?", candidates))
     return found
@@ -189,15 +185,26 @@ def _profiled_convolutions(text):
         candidates = []
         for block in _inside(text, profile, "config_profiles"):
             candidate = text[slice(*block)]
-            failure, run_time = _FAILURE_KIND.search(candidate), _RUN_TIME.search(candidate)
-            failed = "failure" in candidate or not run_time
-            ms = None if failed else _number(_SECONDS, run_time.group(1), 0) * 1e3 + _number(_NANOS, run_time.group(1), 0) / 1e6
+            ms, failure = _timing(candidate)
+            if ms is None and failure is None:  # this form logs no time for a candidate it could not run
+                failure = "UNKNOWN"
             candidates.append(Candidate(_number(_ALGO_ID, candidate, 0), _number(_SCRATCH, candidate, 0), ms,
-                                        (failure.group(1) if failure else "UNKNOWN") if failed else None,
-                                        _one_line(text, next(_inside(text, block, "config"), None))))
+                                        failure, _one_line(text, next(_inside(text, block, "config"), None))))
         candidates.sort(key=lambda c: (c.ms is None, c.ms or 0))
         found.append((op_name.group(1) if op_name else "?", candidates))
     return found
+
+
+def _timing(block):
+    """(ms, failure kind) of one logged candidate: ms None where it failed or logs no time; the kind None
+    unless it failed ("UNKNOWN" where the log names none)."""
+    if "failure" in block:
+        failure = _FAILURE_KIND.search(block)
+        return None, failure.group(1) if failure else "UNKNOWN"
+    run_time = _RUN_TIME.search(block)
+    if not run_time:
+        return None, None
+    return _number(_SECONDS, run_time.group(1), 0) * 1e3 + _number(_NANOS, run_time.group(1), 0) / 1e6, None
 
 
 def timed_apart(log, other, factor=2.0):
