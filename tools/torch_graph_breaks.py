@@ -10,7 +10,6 @@ and their reasons (PyTorch's own counters; TORCH_LOGS=graph_breaks shows where e
 """
 
 import collections
-import json
 import os
 import sys
 
@@ -18,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: s
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from tas_keras.atomic import atomic_json  # noqa: E402
 from tas_keras.cli.common import ArgumentParser, count, run_cli  # noqa: E402
 from tas_keras.errors import InputError  # noqa: E402
 
@@ -71,8 +71,7 @@ def _main(argv):
         for reason, n in result["reasons"].items():
             print(f"    {n:3d} x {reason}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        atomic_json(args.json, report)
     return 0
 
 
