@@ -13,11 +13,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import paper_kd_rotation  # noqa: E402  (first: it sets the paths and the log level)
 
-from tas_keras.models.mixer.mixer_layers import ResMLPBlock, _TokenChannelBlock  # noqa: E402
+from tas_keras.models.mixer.mixer_layers import ResMLPBlock  # noqa: E402
 
 scale_and_plane = ResMLPBlock.mix_tokens
-def layer_by_layer(self, x):
-    return self.ls1(_TokenChannelBlock.mix_tokens(self, x))
+layer_by_layer = ResMLPBlock.mix_tokens_layer_by_layer
 def setup(mix_tokens):
     def apply():
         ResMLPBlock.mix_tokens = mix_tokens

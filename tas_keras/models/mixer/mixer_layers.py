@@ -89,13 +89,18 @@ class ResMLPBlock(_TokenChannelBlock):
         one add where the layers one by one take four activation-sized passes each way (the paper-size KD
         step 2-3% faster on a CPU; README, Speed). A quantized token mixer runs as its layer."""
         if self.token_mixer.quantization_mode:
-            return self.ls1(super().mix_tokens(x))
+            return self.mix_tokens_layer_by_layer(x)
         kernel, bias = self.token_mixer.kernel, self.token_mixer.bias
         alpha, beta, gamma = self.norm1.alpha, self.norm1.beta, self.ls1.gamma
         mixed = ops.transpose(ops.matmul(ops.transpose(x, (0, 2, 1)), kernel), (0, 2, 1))
-        kernel_32, beta, bias, gamma_32 = (ops.cast(v, "float32") for v in (kernel, beta, bias, gamma))
-        plane = (ops.sum(kernel_32, axis=0)[:, None] * beta + bias[:, None]) * gamma_32  # (N, C): float32 in any policy
+        kernel_32, beta_32, bias_32, gamma_32 = (ops.cast(v, "float32") for v in (kernel, beta, bias, gamma))
+        plane = (ops.sum(kernel_32, axis=0)[:, None] * beta_32 + bias_32[:, None]) * gamma_32  # (N, C), small: float32 in any policy
         return mixed * (alpha * gamma) + ops.cast(plane, mixed.dtype)
+
+    def mix_tokens_layer_by_layer(self, x):
+        """The same as norm1, linear_tokens and ls1 each called as a layer (a quantized mixer's path; the
+        reference of the tests and benchmarks)."""
+        return self.ls1(super().mix_tokens(x))
 
     def call(self, x, training=None):
         x = x + self._drop(self.mix_tokens(x), training)
