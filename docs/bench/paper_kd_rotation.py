@@ -14,6 +14,14 @@ from tas_keras.training.config import load_config  # noqa: E402
 PAPER_SIZE = ["teacher.name=convnext_atto", "student.overrides.patch_size=4"]
 
 
+def patching(owner, **attributes):
+    """A variant's set-up for run(): sets these attributes of owner (a class or a module) when called."""
+    def apply():
+        for name, value in attributes.items():
+            setattr(owner, name, value)
+    return apply
+
+
 def run(precision, rounds, variants, method="kd", profile=None, sets=PAPER_SIZE, batch=32, steps=8, pair="convnext_mlp", xla=None):
     """variants: {name: a function that sets the variant up before its distiller is built and traced};
     xla: {name: the Distiller's xla for that variant} (default False).

@@ -19,8 +19,6 @@ def kernel_from_the_left(self, x):
     y = ops.matmul(ops.transpose(ops.cast(dense.kernel, tokens.dtype)), tokens)
     return y + ops.broadcast_to(ops.cast(dense.bias, tokens.dtype)[:, None], ops.shape(y)[1:])
 def setup(mix_tokens):
-    def apply():
-        ResMLPBlock.mix_tokens = mix_tokens
-    return apply
+    return paper_kd_rotation.patching(ResMLPBlock, mix_tokens=mix_tokens)
 paper_kd_rotation.run(sys.argv[1], int(sys.argv[2]), {"transposed": setup(transposed),
                                                        "from the left": setup(kernel_from_the_left)})

@@ -19,9 +19,7 @@ precision, rounds = sys.argv[1], int(sys.argv[2])
 def erf_op_by_op(x):  # the form before XLA: 5 TensorFlow ops forward, the tape's backward
     return 0.5 * x * (1.0 + ops.erf(x * 0.7071067811865476))
 def setup(gelu):
-    def apply():
-        attention.gelu = gelu
-    return apply
+    return paper_kd_rotation.patching(attention, gelu=gelu)
 VARIANTS = {"erf, op by op": setup(erf_op_by_op), "XLA loops": setup(activations.gelu)}
 if len(sys.argv) > 4 and sys.argv[3] == "micro":
     paper_kd_rotation.run(precision, rounds, VARIANTS, method=sys.argv[4], profile="small", sets=[], batch=128, steps=10,

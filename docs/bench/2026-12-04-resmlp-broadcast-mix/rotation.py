@@ -42,14 +42,10 @@ def folded_call(self, x, training=None):
     return x + ops.matmul(hidden, fc2.kernel * gamma[None, :]) + fc2.bias * gamma
 
 
-def setup(mix_tokens, call):
-    def apply():
-        ResMLPBlock.mix_tokens, ResMLPBlock.call = mix_tokens, call
-    return apply
-
-
 precision = sys.argv[1]
 xla = "elementwise" if precision == "bf16" else False
-variants = {"transposed": setup(transposed_mix, layered_call), "broadcast": setup(broadcast_mix, layered_call),
-            "broadcast, folded": setup(broadcast_mix, folded_call)}
+variants = {
+    "transposed": paper_kd_rotation.patching(ResMLPBlock, mix_tokens=transposed_mix, call=layered_call),
+    "broadcast": paper_kd_rotation.patching(ResMLPBlock, mix_tokens=broadcast_mix, call=layered_call),
+    "broadcast, folded": paper_kd_rotation.patching(ResMLPBlock, mix_tokens=broadcast_mix, call=folded_call)}
 paper_kd_rotation.run(precision, int(sys.argv[2]), variants, xla={name: xla for name in variants})

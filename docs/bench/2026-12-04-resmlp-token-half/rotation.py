@@ -18,9 +18,7 @@ from tas_keras.models.mixer.mixer_layers import ResMLPBlock  # noqa: E402
 scale_and_plane = ResMLPBlock.mix_tokens
 layer_by_layer = ResMLPBlock.mix_tokens_layer_by_layer
 def setup(mix_tokens):
-    def apply():
-        ResMLPBlock.mix_tokens = mix_tokens
-    return apply
+    return paper_kd_rotation.patching(ResMLPBlock, mix_tokens=mix_tokens)
 precision = sys.argv[1]
 xla = "elementwise" if precision == "bf16" else False
 paper_kd_rotation.run(precision, int(sys.argv[2]), {"layer by layer": setup(layer_by_layer), "scale and plane": setup(scale_and_plane)},
