@@ -12,7 +12,7 @@ if "tensorflow" not in _sys.modules:
     # TensorFlow's oneDNN CPU kernels (matmuls, convolutions, fused ops): TensorFlow turns them on by
     # default only on CPUs with AVX-512 VNNI / BF16 or AMX, and reads this variable once, when it is
     # imported. On an AVX2-only AMD EPYC they made the distillation steps measured up to 32% faster, 16%
-    # at the paper's student size (README, "oneDNN on CPUs without AVX-512"). Set TF_ENABLE_ONEDNN_OPTS=0
+    # at the paper's student size (docs/speed.md, "oneDNN on CPUs without AVX-512"). Set TF_ENABLE_ONEDNN_OPTS=0
     # to keep TensorFlow's choice; a program that imports TensorFlow before tas_keras keeps it too.
     _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 

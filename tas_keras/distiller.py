@@ -72,7 +72,7 @@ def resolve_xla(xla, compute_dtype="float32"):
     JAX ignores it. "auto": on when a GPU or TPU is visible to Keras; on a
     CPU, "elementwise" for a student computing in bfloat16 (there TensorFlow ran the elementwise work op by op around
     fast matmuls: 12-23% off the step with ResMLP students on an AMX Xeon, none with a ResNet student, within the
-    spread on a Zen 5 EPYC without AMX; README, Speed), else off."""
+    spread on a Zen 5 EPYC without AMX; docs/speed.md), else off."""
     spelled = {"auto": "auto", "on": True, "off": False, "elementwise": "elementwise"}
     if isinstance(xla, str) and xla.lower() in spelled:
         xla = spelled[xla.lower()]
@@ -112,7 +112,7 @@ class Distiller(keras.Model):
     `compile()` at its default: the Distiller turns it off, since fit-level XLA breaks under
     MirroredStrategy with several replicas). `xla="auto"` (default) turns it on when an accelerator
     is visible and off on CPU, where TensorFlow's oneDNN kernels beat XLA's convolutions
-    (measured with tools/benchmark.py; see the README's speed table). `xla="elementwise"` compiles
+    (measured with tools/benchmark.py; see the README's Speed table). `xla="elementwise"` compiles
     only the step's elementwise work with XLA and leaves its matmuls, convolutions and reductions
     to TensorFlow's kernels (TensorFlow); "auto" picks it on a CPU when the student computes in
     bfloat16 (see `resolve_xla`). On the torch backend True and "elementwise" both compile the step's

@@ -11,7 +11,7 @@ def gelu(x):
     erfc kernel takes ~5x the time of its erf) and runs it op by op; so TensorFlow gets the erf form
     with its forward and backward each compiled by XLA into one loop (gelu_tensorflow). JAX
     (jax.nn.gelu is this formula, fused in the jitted step) and torch (one fused kernel) keep
-    ops.gelu. Measured: README, Speed.
+    ops.gelu. Measured: docs/speed.md.
     """
     if keras.backend.backend() != "tensorflow" or isinstance(x, keras.KerasTensor):  # symbolic: shape and dtype only
         return ops.gelu(x, approximate=False)

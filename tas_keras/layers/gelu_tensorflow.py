@@ -3,7 +3,7 @@
 Written as TensorFlow ops, GELU runs as 5 ops forward and ~8 backward (Erf, Exp, Square, Muls), each a
 pass over the MLP's widest tensor; PyTorch runs one kernel each way. Compiled by XLA (jit_compile
 functions, called from the plain graph like any op, inlined into an XLA step), each is one pass:
-the paper-size KD step 8-11% faster on a Zen 5 CPU (README, Speed). Imported by activations.gelu only under
+the paper-size KD step 8-11% faster on a Zen 5 CPU (docs/speed.md). Imported by activations.gelu only under
 the TensorFlow backend.
 """
 

@@ -52,8 +52,8 @@ def _teacher_targets(distiller, x):
 
 
 # Reductions stay TensorFlow's too: with them in the clusters (XLA rewrites them into reduce-window + reduce
-# on a CPU) the paper-size bfloat16 KD step was 1-9% slower (3 alternating pairs on a Zen 5 EPYC; README,
-# Speed; the reductions alone were not cheaper in TensorFlow: where the gain comes from is not established).
+# on a CPU) the paper-size bfloat16 KD step was 1-9% slower (3 alternating pairs on a Zen 5 EPYC;
+# docs/speed.md; the reductions alone were not cheaper in TensorFlow: where the gain comes from is not established).
 _REDUCTIONS = ("Sum", "Mean", "Max", "Min", "Prod", "BiasAddGrad")
 
 
@@ -90,7 +90,7 @@ def _forward_backward(distiller):
 def _apply_gradients(distiller):
     """optimizer.apply as one XLA function (with or without `xla`) outside tf.distribute: its
     per-variable updates (AdamW: about ten elementwise passes over each variable) fuse into one pass
-    each (README, Speed: about 3% of the paper-size KD step on the 2-core CPU). Under a strategy (even
+    each (docs/speed.md: about 3% of the paper-size KD step on the 2-core CPU). Under a strategy (even
     with one replica) the optimizer's gradient all-reduce goes through the replica context
     (merge_call, collectives), so there the update is left as TensorFlow ops, as Keras runs it."""
 

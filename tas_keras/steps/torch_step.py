@@ -6,7 +6,7 @@ convolutions) and with it, through AOTAutograd, the backward that backward() run
 update is compiled apart (eager, Keras' update took ~3x as long: Python around PyTorch's foreach
 kernels). Two functions, not the whole step: torch.compile breaks its graph at backward() anyway, and
 the step compiled whole (Keras' jit_compile) compiled each part twice, since the first step's
-gradients are None (README, Speed, "Keras' torch backend, compiled").
+gradients are None (docs/speed.md, "Keras' torch backend, compiled").
 
 The forward assigns no variable: what it would write (BatchNorm statistics, CRD's memory, DKD's step
 count) it returns, and the step writes it after backward(). Compiled, PyTorch (2.13) writes such an

@@ -91,7 +91,7 @@ def test_the_compiled_torch_step_trains_as_the_eager_one():
     """xla=True on torch: the forward (with its backward) and the optimizer's update run through torch.compile,
     each compiled once (a recompile would raise), and the losses follow the eager step's; a second distiller
     compiles its own (so PyTorch's limit of 8 recompiles counts one distiller's, not the process's). "auto"
-    compiles on a CPU only in bfloat16 (README, Speed); "elementwise" is torch.compile too."""
+    compiles on a CPU only in bfloat16 (docs/speed.md); "elementwise" is torch.compile too."""
     report = report_on_torch(COMPILED_SCRIPT)
     assert report["graphs"] >= 4  # the forward and the update, for each of the two distillers
     assert report["freed"]

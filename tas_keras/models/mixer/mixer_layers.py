@@ -87,10 +87,10 @@ class ResMLPBlock(_TokenChannelBlock):
         """ls1(linear_tokens(norm1(x)^T)^T) as one per-channel scale and one (N, C) plane: norm1's and ls1's
         per-channel factors commute with the mixing over tokens, so the mixed tokens take one multiply and
         one add where the layers one by one take four activation-sized passes each way (the paper-size KD
-        step 2-3% faster on a CPU; README, Speed). The mixing is the transposed kernel times each image's
+        step 2-3% faster on a CPU; docs/speed.md). The mixing is the transposed kernel times each image's
         tokens, a broadcast matmul, so the tokens are not transposed there and back (fewer ops; the step
         no slower, its median 0.7-2.5% lower in four rotations on three CPUs, each within the noise;
-        README, Speed). A quantized token mixer runs as its layer."""
+        docs/speed.md). A quantized token mixer runs as its layer."""
         if self.token_mixer.quantization_mode:
             return self.mix_tokens_layer_by_layer(x)
         kernel, bias = self.token_mixer.kernel, self.token_mixer.bias
