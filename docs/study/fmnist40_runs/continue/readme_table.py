@@ -1,4 +1,4 @@
-"""Prints the README's study table rows (test / train, seeds; the best main variant of each pair in bold)
+"""Prints docs/study.md's study table rows (test / train, seeds; the best main variant of each pair in bold)
 and the paired differences from a results.json of this study (old names, today's in the labels)."""
 
 import json

@@ -15,7 +15,7 @@ export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 # TensorFlow turns its oneDNN CPU kernels on by default only on CPUs with AVX-512 VNNI / BF16 / AMX (the
 # Intel machine of the first runs had them on); on the AVX2-only AMD EPYC of the later runs they were off.
 # Runs resumed from 2026-11-30 turn them on: the same arithmetic with other rounding, and 14% faster
-# steps in this setting (two processes, one thread each; the README's study section).
+# steps in this setting (two processes, one thread each; docs/study.md, its last section).
 export TF_ENABLE_ONEDNN_OPTS=1
 COMMON=(--dataset fashion_mnist --train-subset 5000 --epochs 40 --teacher-epochs 20 --batch-size 64
         --set student_training.optimizer.lr=0.01 --set student_training.validation_freq=4
