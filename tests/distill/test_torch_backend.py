@@ -72,7 +72,7 @@ keras.mixed_precision.set_global_policy("float32")
 resolved["fp32"] = tas_keras.Distiller(tiny("cnn"), tiny("vit"), method="kd").xla
 resolved["elementwise"] = tas_keras.Distiller(tiny("cnn"), tiny("vit"), method="kd", xla="elementwise").xla
 # the second distiller is about Keras' flag and its own compile region, not Inductor's code: AOTAutograd's
-# graphs run as they are (Inductor's C++ for a second distiller took a quarter of this test's time)
+# graphs run as they are (through Inductor its two compiles took 69 of this script's 249 s on a 2-core Xeon)
 torch.compiler.set_default_backend("aot_eager")
 jit = tas_keras.Distiller(tiny("cnn"), tiny("vit"), method="kd", xla=False)
 jit.compile(optimizer="adam", jit_compile=True)  # Keras' flag: the Distiller's compiled step, not Keras' whole-step compile
